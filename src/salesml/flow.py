@@ -1,0 +1,282 @@
+"""The shared training flow, written once for every task.
+
+::
+
+    validate -> build dataset -> time-ordered split -> [tune (Optuna)]
+      -> fit LightGBM -> calibrate -> evaluate on the holdout -> explain (SHAP)
+      -> log to the tracker (params, metrics, plots, model) -> register behind the publish gate
+
+A task (:mod:`salesml.tasks`) supplies only what differs. The holdout is
+scored through the same :class:`~salesml.scoring.Scorer` that batch jobs and
+CRM integrations use, so the reported metrics are those of the shipped model.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from salesml.artifact import ModelBundle, library_versions, write_bundle
+from salesml.boosting import DEFAULT_PARAMS, fit_booster
+from salesml.calibration import Calibrator
+from salesml.config import ExperimentConfig, load_config
+from salesml.explain import mean_abs_importance, shap_explanation
+from salesml.features import TabularEncoder
+from salesml.registry import GateDecision
+from salesml.scoring import Scorer
+from salesml.sources import load_tables
+from salesml.split import TimeSplit
+from salesml.tasks import Task, get_task
+from salesml.tasks.base import Dataset, SplitSettings
+from salesml.tracking import MLflowTracker, NullTracker, Tracker
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["train", "TrainResult"]
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced."""
+
+    task: Task
+    scorer: Scorer
+    metrics: dict[str, float]
+    split: TimeSplit
+    holdout: pd.DataFrame
+    params: dict[str, Any]
+    importance: pd.DataFrame
+    study: Any = None
+    run_id: str | None = None
+    model_uri: str | None = None
+    version: str | None = None
+    decision: GateDecision | None = None
+    not_registered_because: list[str] = field(default_factory=list)
+
+    def save(self, directory: str | Path) -> Path:
+        """Write the model bundle to a local folder (e.g. ``models/lead-scoring``)."""
+        return write_bundle(self.scorer.bundle, directory)
+
+
+def _rows(frame: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
+    return frame.iloc[np.flatnonzero(mask)]
+
+
+def train(
+    config: ExperimentConfig | str | Path | Mapping[str, Any],
+    *,
+    tables: Mapping[str, pd.DataFrame] | None = None,
+    tracker: Tracker | None = None,
+    trials: int | None = None,
+    register: bool | None = None,
+    callbacks: list[Callable] | None = None,
+) -> TrainResult:
+    """Train, evaluate, explain, log and (optionally) register one task's model.
+
+    Parameters
+    ----------
+    config : an :class:`ExperimentConfig`, a path to an experiment YAML, or a dict.
+    tables : input tables by name; default: as the config's ``data`` section says.
+    tracker : where runs go; default :class:`MLflowTracker` on the task's experiment.
+        Pass :class:`NullTracker` to log nothing.
+    trials : overrides ``tuning.trials`` (0 = no tuning).
+    register : overrides ``tracking.publish``.
+    callbacks : Optuna callbacks (progress bars).
+    """
+    cfg = load_config(dict(config) if isinstance(config, Mapping) else config)
+    if trials is not None:
+        cfg = cfg.model_copy(update={"tuning": cfg.tuning.model_copy(update={"trials": trials})})
+    task = get_task(cfg.task)(columns=cfg.columns, params=cfg.params)
+    if tables is None:
+        tables = load_tables(cfg.data, task)
+    task.validate(tables)
+    dataset = task.build_dataset(tables)
+    split = task.split(dataset, SplitSettings(**cfg.split.model_dump()))
+    encoder = task.make_encoder().fit(_rows(dataset.frame, split.train))
+    X = encoder.transform(dataset.frame)
+    if tracker is None:
+        tracker = MLflowTracker(cfg.tracking.experiment or task.registered_name)
+    do_register = cfg.tracking.publish if register is None else register
+
+    with tracker.run(task.name, tags={"salesml.task": task.name}) as run_id:
+        tracker.log_params(_run_params(cfg, task, split, encoder))
+        study = None
+        params = dict(cfg.model)
+        if cfg.tuning.trials > 0 or cfg.tuning.timeout:
+            study = _tune(cfg, task, X, dataset, split, encoder, tracker, callbacks)
+            from optuna.trial import FixedTrial
+
+            from salesml.tuning import get_search_space, study_summary
+
+            space = get_search_space(cfg.tuning.search_space or task.default_search_space)
+            params.update(space(FixedTrial(study.best_params)))
+            tracker.log_params({f"best.{k}": v for k, v in params.items()})
+            tracker.log_metrics(study_summary(study))
+            from salesml.plots import tuning_history_plot
+
+            tracker.log_figure(
+                tuning_history_plot([t.value if t.value is not None else np.nan for t in study.trials], task.greater_is_better, task.primary_metric),
+                "plots/tuning_history.png",
+            )
+        booster = _fit(task, X, dataset, split, encoder, params, cfg.random_state)
+        calibrator = Calibrator.fit(
+            booster.predict(_rows(X, split.valid).to_numpy(np.float64), raw_score=True),
+            dataset.target[split.valid],
+            method=task.calibration,
+        )
+        bundle = ModelBundle(
+            boosters={"model": booster},
+            metadata={
+                **task.to_metadata(),
+                "encoder": encoder.to_dict(),
+                "calibration": calibrator.to_dict(),
+                "feature_names": encoder.feature_names_,
+                "lightgbm_params": {**DEFAULT_PARAMS, **params},
+                "random_state": cfg.random_state,
+                "trained_through": str(dataset.time[split.train | split.valid].max()),
+                "versions": dict(library_versions()),
+            },
+        )
+        scorer = Scorer(bundle)
+        test_frame = _rows(dataset.frame, split.test)
+        y_test = dataset.target[split.test]
+        pred = scorer.predict(test_frame)
+        output = task.postprocess(pred, test_frame)
+        metrics = {f"test.{k}": v for k, v in task.evaluate(y_test, pred, output).items()}
+        valid_pred = scorer.predict(_rows(dataset.frame, split.valid))
+        valid_out = task.postprocess(valid_pred, _rows(dataset.frame, split.valid))
+        metrics[f"valid.{task.primary_metric}"] = task.evaluate(dataset.target[split.valid], valid_pred, valid_out)[
+            task.primary_metric
+        ]
+        metrics["model.n_trees"] = float(booster.num_trees())
+        bundle.metadata["metrics"] = metrics
+        tracker.log_metrics(metrics)
+
+        for path, figure in task.figures(y_test, pred, output).items():
+            tracker.log_figure(figure, path)
+        importance = _explain(booster, _rows(X, split.test), encoder, tracker, cfg.tracking.shap_rows, cfg.random_state)
+
+        holdout = pd.concat([output, pd.Series(y_test, index=output.index, name="actual")], axis=1)
+        result = TrainResult(task, scorer, metrics, split, holdout, params, importance, study, run_id)
+
+        with tempfile.TemporaryDirectory(prefix="salesml-bundle-") as tmp:
+            bundle_dir = write_bundle(bundle, Path(tmp) / "bundle")
+            example = _input_example(encoder, task)
+            result.model_uri = tracker.log_model(
+                bundle_dir, input_example=example, output_example=scorer.score(example)
+            )
+        problems = task.data_problems(dataset.target[split.train], y_test)
+        if problems:
+            result.not_registered_because = problems
+            tracker.set_tags({"salesml.registered": "no", "salesml.not_registered_because": "; ".join(problems)})
+            logger.warning("model not registered: %s", "; ".join(problems))
+        elif do_register and result.model_uri and isinstance(tracker, MLflowTracker):
+            from salesml.registry import publish
+
+            def rescore(uri: str) -> float:
+                from salesml.scoring import load_model
+
+                champion = load_model(uri, tracking_uri=tracker.tracking_uri)
+                p = champion.predict(test_frame)
+                return champion.task.evaluate(y_test, p, champion.task.postprocess(p, test_frame))[task.primary_metric]
+
+            result.version, result.decision = publish(
+                tracker.client,
+                name=cfg.tracking.registered_name or task.registered_name,
+                model_uri=result.model_uri,
+                run_id=run_id,
+                metric=task.primary_metric,
+                candidate=metrics[f"test.{task.primary_metric}"],
+                greater_is_better=task.greater_is_better,
+                tolerance=cfg.tracking.gate_tolerance,
+                rescore_champion=rescore,
+            )
+            tracker.set_tags(
+                {"salesml.registered_version": result.version, "salesml.promoted": str(result.decision.promoted)}
+            )
+    return result
+
+
+def _run_params(cfg: ExperimentConfig, task: Task, split: TimeSplit, encoder: TabularEncoder) -> dict[str, Any]:
+    kinds: dict[str, int] = {}
+    for plan in encoder.columns_:
+        kinds[plan.kind] = kinds.get(plan.kind, 0) + 1
+    return {
+        "task": task.name,
+        "random_state": cfg.random_state,
+        "data.source": "builtin" if cfg.data.builtin else "tables",
+        **({"data.size": cfg.data.n_leads or cfg.data.size, "data.seed": cfg.data.seed} if cfg.data.builtin else {}),
+        **split.describe(),
+        "features.n": len(encoder.feature_names_),
+        **{f"features.columns.{k}": v for k, v in sorted(kinds.items())},
+        "features.dropped": sorted(encoder.dropped_),
+        "tuning.trials": cfg.tuning.trials,
+        "tuning.search_space": cfg.tuning.search_space or task.default_search_space,
+        "calibration": task.calibration,
+        **{f"params.{k}": v for k, v in task.params.model_dump(exclude={"reason_templates"}).items()},
+    }
+
+
+def _fit(task: Task, X: pd.DataFrame, ds: Dataset, split: TimeSplit, encoder: TabularEncoder, params: Mapping[str, Any], seed: int, callbacks=()):
+    return fit_booster(
+        _rows(X, split.train),
+        ds.target[split.train],
+        _rows(X, split.valid),
+        ds.target[split.valid],
+        objective=task.objective,
+        metric=task.eval_metric,
+        params=params,
+        categorical=encoder.categorical_features_,
+        random_state=seed,
+        callbacks=callbacks,
+    )
+
+
+def _tune(cfg, task, X, dataset, split, encoder, tracker, callbacks):
+    from optuna_integration.lightgbm import LightGBMPruningCallback
+
+    from salesml.tuning import get_search_space, run_study
+
+    def objective(trial, params):
+        booster = _fit(
+            task, X, dataset, split, encoder, {**cfg.model, **params}, cfg.random_state,
+            callbacks=[LightGBMPruningCallback(trial, task.eval_metric, valid_name="valid")],
+        )
+        return float(booster.best_score["valid"][task.eval_metric])
+
+    return run_study(
+        objective,
+        space=get_search_space(cfg.tuning.search_space or task.default_search_space),
+        direction="maximize" if task.greater_is_better else "minimize",
+        n_trials=cfg.tuning.trials or None,
+        timeout=cfg.tuning.timeout,
+        random_state=cfg.random_state,
+        storage=cfg.tuning.storage,
+        study_name=cfg.tuning.study_name or (f"{task.registered_name}" if cfg.tuning.storage else None),
+        tracker=tracker,
+        callbacks=callbacks,
+    )
+
+
+def _explain(booster, X_test: pd.DataFrame, encoder: TabularEncoder, tracker: Tracker, rows: int, seed: int) -> pd.DataFrame:
+    from salesml.plots import shap_summary_plot
+
+    sample = X_test if len(X_test) <= rows else X_test.sample(rows, random_state=seed)
+    explanation = shap_explanation(booster, sample, encoder.feature_names_)
+    importance = mean_abs_importance(np.asarray(explanation.values), encoder.feature_names_)
+    tracker.log_figure(shap_summary_plot(explanation), "plots/shap_summary.png")
+    tracker.log_table(importance, "explain/shap_importance.csv")
+    return importance
+
+
+def _input_example(encoder: TabularEncoder, task: Task) -> pd.DataFrame:
+    """A made-up row in the input schema: no real customer's values."""
+    row = {task.columns.id: "example-0001", **encoder.example_row()}
+    return pd.DataFrame([row])

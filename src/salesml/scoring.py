@@ -1,0 +1,120 @@
+"""Loading a trained model and scoring with it.
+
+``salesml.load_model(uri)`` accepts a registry URI
+(``models:/salesml-lead-scoring@champion``), a run or logged-model URI, an
+MLflow model folder or a bare bundle folder. The bundle's digests are checked
+before anything in it is parsed, and nothing from the artifact is imported or
+executed: the pyfunc code file MLflow keeps beside it is not run here.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from salesml.artifact import ModelBundle, read_bundle
+from salesml.calibration import Calibrator
+from salesml.explain import contributions
+from salesml.explain import reasons as explain_reasons
+from salesml.features import TabularEncoder
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Scorer", "load_model"]
+
+Reasons = Literal["top", "none"]
+
+
+class Scorer:
+    """A trained salesml model: encoder + booster + calibration + the task's business rules.
+
+    ``score(df)`` returns one row per input row, in the same order and with the
+    same index: the key column, the task's outputs (for lead scoring:
+    probability, score, grade, follow_up, threshold) and, unless
+    ``reasons="none"``, the top reasons.
+    """
+
+    def __init__(self, bundle: ModelBundle):
+        from salesml.tasks import get_task
+
+        meta = bundle.metadata
+        self.bundle = bundle
+        self.metadata = meta
+        self.task = get_task(meta["task"])(columns=meta["columns"], params=meta["params"])
+        self.encoder = TabularEncoder.from_dict(meta["encoder"])
+        self.calibrator = Calibrator.from_dict(meta["calibration"])
+        self.booster = bundle.boosters["model"]
+
+    @property
+    def key_column(self) -> str:
+        return self.task.columns.id
+
+    @property
+    def input_columns(self) -> list[str]:
+        """Columns a scoring input must have (the key plus the model's inputs)."""
+        return [self.key_column, *[c for c in self.encoder.required_columns if c != self.key_column]]
+
+    def predict(self, df: pd.DataFrame) -> np.ndarray:
+        """The calibrated prediction (probability or value) for each row."""
+        X = self.encoder.transform(df)
+        raw = self.booster.predict(X.to_numpy(dtype=np.float64), raw_score=True)
+        return self.calibrator.transform(raw)
+
+    def score(self, df: pd.DataFrame, *, reasons: Reasons | bool = "top", n_reasons: int = 3) -> pd.DataFrame:
+        """Score a frame: key, business outputs and (optionally) the top reasons per row."""
+        want_reasons = reasons is True or reasons == "top"
+        if reasons not in (True, False, "top", "none"):
+            raise ValueError(f"reasons must be 'top' or 'none'. Got {reasons!r} instead.")
+        X = self.encoder.transform(df)
+        matrix = X.to_numpy(dtype=np.float64)
+        raw = self.booster.predict(matrix, raw_score=True)
+        pred = self.calibrator.transform(raw)
+        parts = [self.task.postprocess(pred, df)]
+        if self.key_column in df.columns:
+            parts.insert(0, df[[self.key_column]])
+        if want_reasons and len(df):
+            values, _ = contributions(self.booster, X)
+            parts.append(explain_reasons(values, X, self.encoder, n=n_reasons, templates=self.task.reason_templates()))
+        return pd.concat(parts, axis=1)
+
+    def score_one(self, record: Mapping[str, Any], *, reasons: Reasons | bool = "top") -> dict[str, Any]:
+        """Score a single record (a dict of column -> value)."""
+        frame = pd.DataFrame([dict(record)])
+        return self.score(frame, reasons=reasons).iloc[0].to_dict()
+
+
+def _bundle_dir(path: Path) -> Path:
+    """Find the bundle inside an MLflow model folder (or accept a bundle folder)."""
+    if (path / "MANIFEST.json").is_file() or (path / "metadata.json").is_file():
+        return path  # a bundle folder; read_bundle refuses it if the manifest is gone
+    candidate = path / "artifacts" / "bundle"
+    if (candidate / "MANIFEST.json").is_file():
+        return candidate
+    raise FileNotFoundError(
+        f"No salesml model found at {path}: expected a MANIFEST.json there or under artifacts/bundle/. "
+        "Pass a models:/ URI, a runs:/ URI or the folder a salesml model was saved to."
+    )
+
+
+def load_model(uri: str | Path, *, tracking_uri: str | None = None) -> Scorer:
+    """Load a salesml model from the registry, a run, or a local folder, verifying its digests."""
+    path = Path(str(uri))
+    if path.exists():
+        return Scorer(read_bundle(_bundle_dir(path)))
+    import mlflow
+
+    from salesml.tracking import default_tracking_uri
+
+    mlflow.set_tracking_uri(tracking_uri or default_tracking_uri())
+    with tempfile.TemporaryDirectory(prefix="salesml-model-") as tmp:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=str(uri), dst_path=tmp))
+        bundle = read_bundle(_bundle_dir(local))
+    scorer = Scorer(bundle)
+    scorer.metadata = {**scorer.metadata, "source_uri": str(uri)}
+    return scorer

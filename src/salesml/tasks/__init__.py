@@ -1,0 +1,21 @@
+"""The task registry: one line per task. Shared code looks tasks up here by name."""
+
+from __future__ import annotations
+
+from salesml.tasks.base import Dataset, Task, TaskColumns, TaskParams
+from salesml.tasks.lead_scoring import LeadScoring
+
+__all__ = ["TASKS", "get_task", "Task", "Dataset", "TaskColumns", "TaskParams"]
+
+TASKS: dict[str, type[Task]] = {
+    LeadScoring.name: LeadScoring,
+}
+
+
+def get_task(name: str) -> type[Task]:
+    """The task class registered under ``name`` (e.g. ``"lead-scoring"``)."""
+    try:
+        return TASKS[name]
+    except KeyError:
+        known = ", ".join(sorted(TASKS))
+        raise ValueError(f"Unknown task {name!r}. Known tasks: {known}.") from None
