@@ -1,0 +1,52 @@
+"""salesml: machine-learning pipelines for sales teams.
+
+Lead scoring (and, as they land, CLV, churn and forecasting), each trained,
+tuned (Optuna), tracked (MLflow) and explained (SHAP) by one shared flow::
+
+    import salesml
+    crm = salesml.make_crm(random_state=0)
+    result = salesml.train("experiments/lead_scoring.yaml", tables=crm.tables())
+    scorer = salesml.load_model("models:/salesml-lead-scoring@champion")
+    scorer.score(new_leads)
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from salesml.artifact import IntegrityError
+from salesml.config import ConfigError, ExperimentConfig, load_config
+from salesml.contracts import DataValidationError
+from salesml.datasets import CRMData, load_crm, make_crm
+from salesml.features import MissingColumnsError, TabularEncoder
+from salesml.flow import TrainResult, train
+from salesml.scoring import Scorer, load_model
+from salesml.tasks import TASKS, get_task
+from salesml.tracking import MLflowTracker, NullTracker
+
+try:
+    __version__ = version("salesml")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "make_crm",
+    "load_crm",
+    "CRMData",
+    "train",
+    "TrainResult",
+    "load_model",
+    "Scorer",
+    "load_config",
+    "ExperimentConfig",
+    "TASKS",
+    "get_task",
+    "MLflowTracker",
+    "NullTracker",
+    "TabularEncoder",
+    "DataValidationError",
+    "MissingColumnsError",
+    "IntegrityError",
+    "ConfigError",
+    "__version__",
+]

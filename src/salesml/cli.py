@@ -1,0 +1,155 @@
+"""The ``salesml`` command line (typer)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from enum import Enum
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+app = typer.Typer(help="Machine-learning pipelines for sales teams.", no_args_is_help=True, add_completion=False)
+console = Console()
+
+
+class Size(str, Enum):
+    small = "small"
+    medium = "medium"
+    large = "large"
+
+
+class Format(str, Enum):
+    csv = "csv"
+    parquet = "parquet"
+
+
+class ReasonsMode(str, Enum):
+    top = "top"
+    none = "none"
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("mlflow", "alembic", "urllib3", "optuna"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _trial_progress(total: int | None):
+    progress = Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=False,
+    )
+    bar = progress.add_task("Optuna trials", total=total)
+
+    def callback(study, trial) -> None:
+        best = f" (best {study.best_value:.4f})" if any(t.value is not None for t in study.trials) else ""
+        progress.update(bar, advance=1, description=f"Optuna trials{best}")
+
+    return progress, callback
+
+
+@app.command()
+def generate(
+    out: Path = typer.Option(..., "--out", help="Folder to write the tables to."),
+    seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same data."),
+    size: Size = typer.Option(Size.small, "--size", help="small (20k leads), medium (100k), large (1M)."),
+    fmt: Format = typer.Option(Format.csv, "--format", help="File format."),
+) -> None:
+    """Write the built-in CRM tables (leads, customers, transactions, activities)."""
+    from salesml.datasets import SIZES, make_crm, write_crm
+
+    with console.status(f"Generating {SIZES[size.value]:,} leads and their customers..."):
+        paths = write_crm(make_crm(SIZES[size.value], random_state=seed), out, fmt=fmt.value)
+    for p in paths:
+        console.print(f"wrote {p}")
+
+
+@app.command("train")
+def train_cmd(
+    task: str = typer.Argument(..., help="Task name, e.g. lead-scoring."),
+    config: Path = typer.Option(None, "--config", "-c", help="Experiment YAML (default experiments/<task>.yaml)."),
+    trials: int = typer.Option(None, "--trials", help="Optuna trials (overrides the YAML; 0 = no tuning)."),
+    no_register: bool = typer.Option(False, "--no-register", help="Log the run but do not register the model."),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Train, tune, evaluate, explain, log and register one task's model."""
+    from salesml.config import load_config
+    from salesml.flow import train
+
+    _setup_logging(verbose)
+    path = config or Path("experiments") / f"{task.replace('-', '_')}.yaml"
+    cfg = load_config(path)
+    if cfg.task != task:
+        raise typer.BadParameter(f"{path} configures task {cfg.task!r}, not {task!r}.")
+    n = cfg.tuning.trials if trials is None else trials
+    progress, callback = _trial_progress(n or None)
+    start = time.perf_counter()
+    with progress:
+        result = train(cfg, trials=trials, register=False if no_register else None, callbacks=[callback] if n else None)
+    _print_result(result, time.perf_counter() - start)
+
+
+def _print_result(result, seconds: float) -> None:
+    m = result.metrics
+    console.print(f"[bold]{result.task.title}[/bold] trained in {seconds:.0f}s; holdout metrics:")
+    for key in sorted(m):
+        console.print(f"  {key:<32} {m[key]:.4f}")
+    if result.version:
+        state = "champion" if result.decision.promoted else "not promoted"
+        console.print(f"registered {result.task.registered_name} v{result.version} ({state}: {result.decision.reason})")
+    for why in result.not_registered_because:
+        console.print(f"[yellow]not registered:[/yellow] {why}")
+
+
+@app.command()
+def score(
+    model: str = typer.Option(..., "--model", help="models:/salesml-lead-scoring@champion, runs:/..., or a folder."),
+    input: Path = typer.Option(..., "--input", help="CSV or Parquet file to score."),
+    output: Path = typer.Option(..., "--output", help="Where to write the scores (.csv or .parquet)."),
+    reasons: ReasonsMode = typer.Option(ReasonsMode.top, "--reasons", help="top: 3 up / 3 down reasons per row; none."),
+) -> None:
+    """Score a file with a registered model; the output is written atomically."""
+    from salesml.scoring import load_model
+    from salesml.sources import read_table, write_table_atomic
+
+    scorer = load_model(model)
+    frame = read_table(input)
+    with console.status(f"Scoring {len(frame):,} rows..."):
+        scored = scorer.score(frame, reasons=reasons.value)
+    write_table_atomic(scored, output)
+    console.print(f"scored {len(scored):,} of {len(frame):,} rows -> {output}")
+
+
+@app.command()
+def demo(
+    workdir: Path = typer.Option(Path("."), "--workdir", help="Where data/, outputs/ and mlflow.db go."),
+    size: Size = typer.Option(Size.small, "--size"),
+    trials: int = typer.Option(10, "--trials", help="Optuna trials per pipeline."),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Generate data, train every pipeline, register champions and score new records."""
+    from salesml.demo import run_demo
+
+    _setup_logging(False)
+    start = time.perf_counter()
+    progress, callback = _trial_progress(trials)
+    with progress:
+        report = run_demo(
+            workdir, size=size.value, trials=trials, random_state=seed,
+            on_step=lambda msg: progress.console.print(f"[bold cyan]>[/bold cyan] {msg}"), callbacks=[callback],
+        )
+    for task, summary in report.summaries.items():
+        console.print(f"\n[bold]{task}[/bold]")
+        for k, v in summary.items():
+            console.print(f"  {k:<22} {v}")
+    for task, path in report.scored.items():
+        console.print(f"scores ({task}): {path}")
+    console.print(f"\nDemo finished in {time.perf_counter() - start:.0f}s. Tracking store: {report.tracking_uri}")
+    console.print(f"See runs, plots and registered models with:\n  mlflow ui --backend-store-uri {report.tracking_uri}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
