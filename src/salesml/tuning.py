@@ -108,14 +108,14 @@ def run_study(
         raise ValueError("Give the study a budget: n_trials, timeout (seconds), or both.")
     tracker = tracker or NullTracker()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    store = make_storage(storage)
+    store = _retry(lambda: make_storage(storage))
     existing = 0
     if store is not None and study_name:
         try:
             existing = len(optuna.load_study(study_name=study_name, storage=store).trials)
         except KeyError:
             existing = 0
-    study = _create_study(
+    study = _retry(lambda: optuna.create_study(
         study_name=study_name,
         storage=store,
         direction=direction,
@@ -124,7 +124,7 @@ def run_study(
         ),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=20, interval_steps=10),
         load_if_exists=True,
-    )
+    ))
 
     def tracked(trial: optuna.Trial) -> float:
         params = space(trial)
@@ -147,17 +147,17 @@ def run_study(
     return study
 
 
-def _create_study(**kwargs: Any) -> optuna.Study:
-    """``optuna.create_study``, retried: workers starting together on a new storage race to create it."""
+def _retry(fn: Callable[[], Any], attempts: int = 8) -> Any:
+    """Run ``fn``, retrying: workers starting together on a new storage race to create its tables and the study."""
     import time
 
-    for attempt in range(8):
+    for attempt in range(attempts):
         try:
-            return optuna.create_study(**kwargs)
-        except Exception as err:  # DuplicatedStudyError, or the storage's tables being created by another worker
-            if attempt == 7:
+            return fn()
+        except Exception as err:  # "table already exists", DuplicatedStudyError, a locked database
+            if attempt == attempts - 1:
                 raise
-            logger.info("study creation raced with another worker (%s); retrying", type(err).__name__)
+            logger.info("storage set-up raced with another worker (%s); retrying", type(err).__name__)
             time.sleep(0.2 * (attempt + 1))
     raise AssertionError("unreachable")
 
