@@ -17,7 +17,7 @@ from importlib.metadata import PackageNotFoundError, version
 from salesml.artifact import IntegrityError
 from salesml.config import ConfigError, ExperimentConfig, load_config
 from salesml.contracts import DataValidationError
-from salesml.datasets import CRMData, load_crm, make_crm
+from salesml.datasets import CRMData, load_crm, make_crm, make_leads
 from salesml.features import MissingColumnsError, TabularEncoder
 from salesml.flow import TrainResult, train
 from salesml.scoring import Scorer, load_model
@@ -31,6 +31,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "make_crm",
+    "make_leads",
     "load_crm",
     "CRMData",
     "train",

@@ -67,6 +67,7 @@ def looks_personal(column: str) -> bool:
 
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+_SINGULAR = re.compile(r"\b(1) ([A-Za-z-]+?)s\b")  # "1 times" -> "1 time"
 _DATE_LIKE = re.compile(r"^\s*(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4}|\d{4}/\d{1,2}/\d{1,2})")
 _PHONE = re.compile(r"^\+?[\d\s().-]{7,}$")
 _TOKEN = re.compile(r"[a-z][a-z0-9]+")
@@ -93,9 +94,10 @@ class MissingColumnsError(KeyError):
     def __init__(self, missing: Sequence[str]):
         self.missing = list(missing)
         names = ", ".join(f"'{c}'" for c in self.missing)
+        many = len(self.missing) > 1
         super().__init__(
-            f"The input lacks column{'s' if len(self.missing) > 1 else ''} {names} that the model was trained with. "
-            "Add them (missing values are allowed) or map the names in the experiment YAML."
+            f"The input lacks column{'s' if many else ''} {names} that the model was trained with. "
+            f"Add {'them' if many else 'it'} (missing values are allowed) or map the names in the experiment YAML."
         )
 
     def __str__(self) -> str:  # KeyError would quote the message
@@ -148,7 +150,7 @@ class TabularEncoder:
     Parameters
     ----------
     time_column : the row's reference time ("as of"), e.g. ``created_at``; its
-        month, weekday and hour become features and other datetime columns are
+        month and weekday become features and other datetime columns are
         measured in days before it.
     exclude : columns never used as features (id, label, post-outcome columns).
     allow_personal : personal-looking columns the user explicitly allows.
@@ -185,9 +187,7 @@ class TabularEncoder:
             if name in excluded:
                 continue
             if name == self.time_column:
-                plans.append(
-                    ColumnPlan(name, "time", features=[f"{name}__month", f"{name}__weekday", f"{name}__hour"])
-                )
+                plans.append(ColumnPlan(name, "time", features=[f"{name}__month", f"{name}__weekday"]))
                 continue
             plans.append(self._plan(name, X[name]))
         self.columns_ = plans
@@ -283,18 +283,12 @@ class TabularEncoder:
                 d = parse_datetime(s)
                 out[plan.features[0]] = d.dt.month.to_numpy(dtype=np.float64)
                 out[plan.features[1]] = d.dt.dayofweek.to_numpy(dtype=np.float64)
-                if plan.kind == "time":
-                    out[plan.features[2]] = d.dt.hour.to_numpy(dtype=np.float64)
-                elif len(plan.features) > 2:
+                if plan.kind == "datetime" and len(plan.features) > 2:
                     if ref is None:
                         raise MissingColumnsError([str(self.time_column)])
                     out[plan.features[2]] = ((ref - d).dt.total_seconds() / 86400.0).to_numpy(dtype=np.float64)
             elif plan.kind == "text":
-                texts = _as_str(s).fillna("")
-                token_sets = [set(_tokens(t)) for t in texts]
-                out[plan.features[0]] = texts.str.split().str.len().to_numpy(dtype=np.float64)
-                for token, feature in zip(plan.tokens, plan.features[1:]):
-                    out[feature] = np.fromiter((token in ts for ts in token_sets), dtype=np.float64, count=len(texts))
+                out.update(_text_features(plan, _as_str(s).fillna("")))
         return pd.DataFrame(out, index=X.index, columns=self.feature_names_)
 
     def row_issues(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -343,7 +337,10 @@ class TabularEncoder:
             if missing:
                 return f"{label} is unknown"
             text = _fmt(value)
-            return template.format(value=text) if isinstance(template, str) else f"{label} is {text}"
+            if not isinstance(template, str):
+                return f"{label} is {text}"
+            phrase = template.format(value=text)
+            return _SINGULAR.sub(r"\1 \2", phrase) if text == "1" else phrase
         if plan.kind == "bool":
             if missing:
                 return f"{label} is unknown"
@@ -425,6 +422,21 @@ def _as_str(s: pd.Series) -> pd.Series:
     """Values as strings, keeping missing values missing (works on pandas 2 and 3)."""
     out = s.astype("string")
     return pd.Series(np.where(out.isna().to_numpy(), None, out.astype(object).to_numpy()), index=s.index, dtype=object)
+
+
+def _text_features(plan: ColumnPlan, texts: pd.Series) -> dict[str, np.ndarray]:
+    """Word count and token indicators, computed once per distinct text (CRM texts repeat a lot)."""
+    codes, uniques = pd.factorize(texts, sort=False)
+    position = {t: i for i, t in enumerate(plan.tokens)}
+    table = np.zeros((len(uniques), len(plan.tokens) + 1), dtype=np.float64)
+    for row, text in enumerate(uniques):
+        table[row, 0] = len(str(text).split())
+        for token in set(_tokens(str(text))):
+            col = position.get(token)
+            if col is not None:
+                table[row, col + 1] = 1.0
+    values = table[codes] if len(uniques) else np.zeros((len(texts), len(plan.tokens) + 1))
+    return {feature: values[:, j] for j, feature in enumerate(plan.features)}
 
 
 def _to_bool(s: pd.Series) -> np.ndarray:

@@ -163,7 +163,8 @@ def train(
             tracker.log_figure(figure, path)
         importance = _explain(booster, _rows(X, split.test), encoder, tracker, cfg.tracking.shap_rows, cfg.random_state)
 
-        holdout = pd.concat([output, pd.Series(y_test, index=output.index, name="actual")], axis=1)
+        key = test_frame[[task.columns.id]] if task.columns.id in test_frame.columns else None
+        holdout = pd.concat([key, output, pd.Series(y_test, index=output.index, name="actual")], axis=1)
         result = TrainResult(task, scorer, metrics, split, holdout, params, importance, study, run_id)
 
         with tempfile.TemporaryDirectory(prefix="salesml-bundle-") as tmp:

@@ -1,6 +1,6 @@
 """The figures a run logs: calibration, lift/gain, score distribution, SHAP summary, tuning history.
 
-Every function returns a matplotlib ``Figure`` (Agg backend, no screen needed)
+Every function returns a matplotlib ``Figure`` (no screen needed, pyplot state untouched)
 built from aggregates only: no row of input data, no identifier, is drawn as a
 label.
 """
@@ -15,13 +15,12 @@ __all__ = ["calibration_plot", "gain_plot", "score_distribution_plot", "shap_sum
 
 
 def _figure(width: float = 6.0, height: float = 4.5):
-    import matplotlib
+    """A stand-alone Figure: not registered with pyplot, so it neither changes a notebook's
+    backend nor leaks into the user's next ``plt.plot``; notebooks show it with ``display(fig)``."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(width, height), dpi=100)
-    return fig, ax
+    fig = Figure(figsize=(width, height), dpi=100)
+    return fig, fig.subplots()
 
 
 def calibration_plot(y_true: np.ndarray, prob: np.ndarray, n_bins: int = 10):
@@ -76,17 +75,16 @@ def score_distribution_plot(score: np.ndarray, y_true: np.ndarray, threshold: fl
 
 def shap_summary_plot(explanation: Any, max_display: int = 20):
     """SHAP beeswarm of the holdout sample."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
     import shap
 
+    # shap draws on pyplot's current figure: give it a fresh one and release it from pyplot after.
     fig = plt.figure()
     shap.plots.beeswarm(explanation, max_display=max_display, show=False)
     fig = plt.gcf()
     fig.set_size_inches(8, 0.35 * min(max_display, explanation.values.shape[1]) + 1.5)
     fig.tight_layout()
+    plt.close(fig)
     return fig
 
 

@@ -51,6 +51,16 @@ class Scorer:
         self.calibrator = Calibrator.from_dict(meta["calibration"])
         self.booster = bundle.boosters["model"]
 
+    def with_params(self, **params: Any) -> Scorer:
+        """The same model with other business rules (thresholds, tiers...), without retraining.
+
+        ``scorer.with_params(threshold=60, segment_thresholds={"industry": {"software": 50}})``
+        """
+        meta = dict(self.metadata)
+        meta["params"] = {**meta["params"], **params}
+        self.task.Params.model_validate(meta["params"])  # fail here, with the task's message
+        return Scorer(ModelBundle(boosters=self.bundle.boosters, metadata=meta))
+
     @property
     def key_column(self) -> str:
         return self.task.columns.id

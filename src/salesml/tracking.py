@@ -100,8 +100,8 @@ class MLflowTracker:
     ----------
     experiment : the MLflow experiment name (one per task: ``salesml-lead-scoring``).
     tracking_uri : overrides ``MLFLOW_TRACKING_URI`` / the local default.
-    artifact_root : where a *new* experiment of a local store keeps artifacts
-        (default ``./mlartifacts``); ignored for remote servers.
+    artifact_root : where a *new* experiment of a local SQLite store keeps artifacts
+        (default ``mlartifacts/`` beside the database file); ignored for servers.
     """
 
     def __init__(self, experiment: str, *, tracking_uri: str | None = None, artifact_root: str | None = None):
@@ -114,8 +114,10 @@ class MLflowTracker:
         found = self.client.get_experiment_by_name(experiment)
         if found is None:
             location = None
-            if self.tracking_uri.startswith("sqlite:"):
-                location = Path(artifact_root or "mlartifacts").resolve().as_uri()
+            if self.tracking_uri.startswith("sqlite:///"):
+                # keep artifacts beside the database file, wherever the working directory is
+                db = Path(self.tracking_uri.removeprefix("sqlite:///"))
+                location = Path(artifact_root or db.parent / "mlartifacts").resolve().as_uri()
             self.experiment_id = self.client.create_experiment(experiment, artifact_location=location)
         else:
             self.experiment_id = found.experiment_id

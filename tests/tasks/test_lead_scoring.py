@@ -135,3 +135,25 @@ def test_user_table_with_own_column_names(leads):
     result = salesml.train(cfg, tables={"leads": df}, tracker=salesml.NullTracker())
     assert result.metrics["test.roc_auc"] > 0.7
     assert "LeadId" in result.scorer.score(df.head(5)).columns
+
+
+def test_with_params_changes_rules_not_probabilities(trained, leads):
+    sample = leads.tail(500)
+    lenient = trained.scorer.with_params(threshold=10, grades={"A": 30, "B": 10, "C": 5})
+    a, b = trained.scorer.score(sample, reasons="none"), lenient.score(sample, reasons="none")
+    np.testing.assert_array_equal(a["probability"], b["probability"])
+    np.testing.assert_array_equal(b["follow_up"], b["score"] >= 10)
+    assert b["follow_up"].sum() > a["follow_up"].sum()
+    with pytest.raises(ValueError, match="threshold must be a score between 0 and 100"):
+        trained.scorer.with_params(threshold=-1)
+
+
+def test_holdout_carries_the_key(trained, leads):
+    assert trained.holdout["lead_id"].tolist() == leads.loc[trained.holdout.index, "lead_id"].tolist()
+
+
+def test_singular_phrases(trained):
+    enc = trained.scorer.encoder
+    templates = trained.task.reason_templates()
+    assert enc.describe("pricing_page_views", 1.0, templates) == "visited the pricing page 1 time"
+    assert enc.describe("pricing_page_views", 2.0, templates) == "visited the pricing page 2 times"
