@@ -350,10 +350,19 @@ def feature_columns(frame: pd.DataFrame, id_column: str = "customer_id") -> list
 # The vectorised builder
 # --------------------------------------------------------------------------- #
 class _Timeline:
-    """Events sorted by (customer, time) with prefix sums, for "how many / how much up to t" queries."""
+    """Events sorted by (customer, time) with per-customer running sums, for "how many / how much up to t".
+
+    Running sums restart at each customer, so a customer's figures depend on
+    their own events only, bit for bit: adding another customer's events, or
+    events after a cutoff, cannot move them by a rounding error. Events at the
+    same instant are ordered by value, so the input's row order does not
+    matter either.
+    """
 
     def __init__(self, code: np.ndarray, t: np.ndarray, n_customers: int, values: Mapping[str, np.ndarray] | None = None):
-        order = np.lexsort((t, code))
+        values = {k: np.asarray(v, dtype=np.float64) for k, v in (values or {}).items()}
+        tiebreak = next(iter(values.values())) if values else np.zeros(len(t))
+        order = np.lexsort((tiebreak, t, code))
         self.code = code[order]
         self.t = t[order]
         self.uniq = np.unique(self.t)
@@ -361,8 +370,18 @@ class _Timeline:
         rank = np.searchsorted(self.uniq, self.t, side="left").astype(np.int64)
         self.key = self.code.astype(np.int64) * self.n_uniq + rank
         self.start = np.searchsorted(self.code, np.arange(n_customers + 1))
-        self.values = {k: np.asarray(v)[order] for k, v in (values or {}).items()}
-        self.cum = {k: np.concatenate([[0.0], np.cumsum(v, dtype=np.float64)]) for k, v in self.values.items()}
+        self.values = {k: v[order] for k, v in values.items()}
+        self.running = {k: self._running(v) for k, v in self.values.items()}
+
+    def _running(self, v: np.ndarray) -> np.ndarray:
+        """Inclusive running sum of ``v`` within each customer's block."""
+        if len(v) == 0:
+            return v.copy()
+        return pd.Series(v).groupby(self.code, sort=False).cumsum().to_numpy(dtype=np.float64)
+
+    def add_running(self, name: str, v: np.ndarray) -> None:
+        """Add a per-event value already in the timeline's order."""
+        self.running[name] = self._running(np.asarray(v, dtype=np.float64))
 
     def __len__(self) -> int:
         return len(self.t)
@@ -375,8 +394,15 @@ class _Timeline:
     def first(self, code: np.ndarray) -> np.ndarray:
         return self.start[code]
 
-    def total(self, name: str, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-        return self.cum[name][hi] - self.cum[name][lo]
+    def _through(self, name: str, code: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        run = self.running[name]
+        if len(run) == 0:
+            return np.zeros(len(pos))
+        return np.where(pos > self.start[code], run[np.maximum(pos - 1, 0)], 0.0)
+
+    def total(self, name: str, code: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Sum of ``name`` over the customer's events at positions ``[lo, hi)``."""
+        return self._through(name, code, hi) - self._through(name, code, lo)
 
 
 def _offsets(cuts: Sequence[pd.Timestamp], offset: pd.DateOffset, sign: int) -> np.ndarray:
@@ -469,7 +495,7 @@ def _main_category(
     g = g_start[pair_code[pair_of]] + offset
     hi = tl.upto(g, pair_t[pair_of])
     lo = tl.first(g)
-    revenue = tl.total("value", lo, hi)
+    revenue = tl.total("value", g, lo, hi)
     bought = (hi - lo) > 0
     np.add.at(n_cat, pair_of, bought.astype(np.int64))
     g_cat = (groups % k)[g]
@@ -530,8 +556,8 @@ def build(
         same = np.zeros(len(O), dtype=bool)
         same[1:] = O.code[1:] == O.code[:-1]
         gap[1:] = np.where(same[1:], (O.t[1:] - O.t[:-1]) / _NS_DAY, 0.0)
-    O.cum["gap"] = np.concatenate([[0.0], np.cumsum(gap)])
-    O.cum["gap2"] = np.concatenate([[0.0], np.cumsum(gap * gap)])
+    O.add_running("gap", gap)
+    O.add_running("gap2", gap * gap)
     R = _Timeline(returns["code"].to_numpy(), returns["t"].to_numpy(), n_cust, {"value": returns["value"].to_numpy()})
 
     # pairs (customer, cutoff) of everyone first seen at or before each cutoff
@@ -564,15 +590,15 @@ def build(
         "tenure_days": (t_cut - first_seen[pc]) / _NS_DAY,
         "orders_total": n_orders.astype(np.int64),
     }
-    gross = O.total("value", o_first, o_hi)
-    net_returns = R.total("value", r_first, r_hi)
+    gross = O.total("value", pc, o_first, o_hi)
+    net_returns = R.total("value", pc, r_first, r_hi)
     for w in s.windows:
         lo = O.upto(pc, back(w))
         out[f"orders_{w}m"] = (o_hi - lo).astype(np.int64)
     out["revenue_total"] = gross + net_returns
     for w in s.windows:
         start = back(w)
-        out[f"revenue_{w}m"] = O.total("value", O.upto(pc, start), o_hi) + R.total("value", R.upto(pc, start), r_hi)
+        out[f"revenue_{w}m"] = O.total("value", pc, O.upto(pc, start), o_hi) + R.total("value", pc, R.upto(pc, start), r_hi)
     with np.errstate(invalid="ignore", divide="ignore"):
         out["avg_order_value"] = np.where(has, gross / np.maximum(n_orders, 1), np.nan)
         t_first = np.where(has, O.t[np.minimum(o_first, max(len(O) - 1, 0))] if len(O) else 0, 0)
@@ -584,8 +610,8 @@ def build(
         rep = n_orders >= 2
         out["mean_repeat_order_value"] = np.where(rep, (gross - first_value) / np.maximum(n_orders - 1, 1), np.nan)
         n_gaps = np.maximum(n_orders - 1, 1)
-        gsum = O.cum["gap"][o_hi] - O.cum["gap"][np.minimum(o_first + 1, o_hi)]
-        g2 = O.cum["gap2"][o_hi] - O.cum["gap2"][np.minimum(o_first + 1, o_hi)]
+        gsum = O.total("gap", pc, o_first, o_hi)  # the first order's gap is 0
+        g2 = O.total("gap2", pc, o_first, o_hi)
         mean_gap = gsum / n_gaps
         out["mean_days_between_orders"] = np.where(rep, mean_gap, np.nan)
         out["std_days_between_orders"] = np.where(n_orders >= 3, np.sqrt(np.maximum(g2 / n_gaps - mean_gap**2, 0.0)), np.nan)
@@ -595,14 +621,14 @@ def build(
         out["orders_prev_3m"] = prev3.astype(np.int64)
         out["order_trend_3m"] = np.where(prev3 > 0, (last3 - prev3) / np.where(prev3 > 0, prev3, 1.0), np.nan)
         r3, r6 = R.upto(pc, back(3)), R.upto(pc, back(6))
-        rev3 = O.total("value", o3, o_hi) + R.total("value", r3, r_hi)
-        rev_prev3 = O.total("value", o6, o3) + R.total("value", r6, r3)
+        rev3 = O.total("value", pc, o3, o_hi) + R.total("value", pc, r3, r_hi)
+        rev_prev3 = O.total("value", pc, o6, o3) + R.total("value", pc, r6, r3)
         out["revenue_trend_3m"] = np.where(rev_prev3 > 0, (rev3 - rev_prev3) / np.where(rev_prev3 > 0, rev_prev3, 1.0), np.nan)
         out["orders_down_20pct"] = (prev3 > 0) & (last3 <= 0.8 * prev3)
     if s.returns == "net":
         r12 = R.upto(pc, back(12))
         out["returns_12m"] = (r_hi - r12).astype(np.int64)
-        out["returned_amount_12m"] = -R.total("value", r12, r_hi)
+        out["returned_amount_12m"] = -R.total("value", pc, r12, r_hi)
 
     amounts = lines[c.amount].to_numpy(dtype=float)
     positive = lines.loc[amounts > 0]
@@ -628,11 +654,11 @@ def build(
         ahead = _offsets(cuts, h.offset, +1)[pj]
         before = _offsets(cuts, h.offset, -1)[pj]
         o_ahead, r_ahead = O.upto(pc, ahead), R.upto(pc, ahead)
-        future_rev = O.total("value", o_hi, o_ahead) + R.total("value", r_hi, r_ahead)
+        future_rev = O.total("value", pc, o_hi, o_ahead) + R.total("value", pc, r_hi, r_ahead)
         out["target_revenue"] = np.maximum(future_rev, 0.0)
         out["target_orders"] = (o_ahead - o_hi).astype(np.int64)
         ob, rb = O.upto(pc, before), R.upto(pc, before)
-        out["target_previous_revenue"] = O.total("value", ob, o_hi) + R.total("value", rb, r_hi)
+        out["target_previous_revenue"] = O.total("value", pc, ob, o_hi) + R.total("value", pc, rb, r_hi)
 
     frame = pd.DataFrame(out)
     frame[c.customer_id] = _restore_ids(frame[c.customer_id], transactions[c.customer_id])
@@ -690,7 +716,7 @@ def _activity_features(activities: pd.DataFrame, s: SnapshotSettings, codes: pd.
             out["last_survey_score"] = np.where(seen, st.values["value"][idx] if len(st) else np.nan, np.nan)
             n12 = shi - slo12
             with np.errstate(invalid="ignore", divide="ignore"):
-                out["mean_survey_score_12m"] = np.where(n12 > 0, st.total("value", slo12, shi) / np.maximum(n12, 1), np.nan)
+                out["mean_survey_score_12m"] = np.where(n12 > 0, st.total("value", pc, slo12, shi) / np.maximum(n12, 1), np.nan)
             out["days_since_last_survey"] = np.where(seen, (t_cut - (st.t[idx] if len(st) else 0)) / _NS_DAY, np.nan)
     out["days_since_last_activity"] = np.where(has_any, (t_cut - last_any) / _NS_DAY, np.nan)
     return out
@@ -745,6 +771,20 @@ def build_reference(
         present = [a for a in c.attributes if a in customers.columns]
         table = customers.drop_duplicates(c.customer_id, keep="last")
         attrs = table.set_index(table[c.customer_id].astype(str))[present]
+    by_customer = {cid: part for cid, part in lines.groupby("_cid", sort=False)}
+    acts_by_customer = {cid: part for cid, part in acts.groupby("_cid", sort=False)} if acts is not None else {}
+    history = {}
+    for cid, mine in by_customer.items():
+        pos = mine[mine[c.amount] > 0]
+        neg = mine[mine[c.amount] < 0]
+        if has_oid:
+            orders = pos.groupby(pos[c.order_id].astype(str)).agg(t=(c.order_date, "min"), value=(c.amount, "sum"))
+        else:
+            orders = pd.DataFrame({"t": pos[c.order_date], "value": pos[c.amount]})
+        orders = orders.sort_values(["t", "value"], kind="stable")
+        history[cid] = (orders, pos, neg)
+    empty_orders = pd.DataFrame({"t": pd.Series([], dtype="datetime64[ns]"), "value": pd.Series([], dtype=float)})
+    empty_lines = lines.iloc[:0]
     rows = []
     day = pd.Timedelta(days=1)
     for cut in cuts:
@@ -752,28 +792,21 @@ def build_reference(
         for i, cid in enumerate(codes):
             if first_seen[i] > cut.value:
                 continue
-            mine = lines[lines["_cid"] == cid]
-            pos = mine[mine[c.amount] > 0]
-            neg = mine[mine[c.amount] < 0]
-            if has_oid:
-                orders = pos.groupby(pos[c.order_id].astype(str)).agg(t=(c.order_date, "min"), value=(c.amount, "sum"))
-            else:
-                orders = pd.DataFrame({"t": pos[c.order_date], "value": pos[c.amount]})
-            orders = orders.sort_values("t", kind="stable")
+            orders, pos, neg = history.get(cid, (empty_orders, empty_lines, empty_lines))
             past = orders[orders["t"] <= cut]
             past_neg = neg[neg[c.order_date] <= cut]
             if s.population == "active":
                 since = cut - parse_horizon(s.active_within).offset
                 if not ((past["t"] > since).any()):
                     continue
+            ot, ov = orders["t"].to_numpy(), orders["value"].to_numpy()
+            nt, nv = neg[c.order_date].to_numpy(), neg[c.amount].to_numpy()
 
             def n_orders(lo, hi=cut):
-                return int(((orders["t"] > lo) & (orders["t"] <= hi)).sum())
+                return int(((ot > lo) & (ot <= hi)).sum())
 
             def net(lo, hi=cut):
-                o = orders[(orders["t"] > lo) & (orders["t"] <= hi)]["value"].sum()
-                r = neg[(neg[c.order_date] > lo) & (neg[c.order_date] <= hi)][c.amount].sum()
-                return float(o + r)
+                return float(ov[(ot > lo) & (ot <= hi)].sum() + nv[(nt > lo) & (nt <= hi)].sum())
 
             row: dict[str, Any] = {c.customer_id: cid, CUTOFF: cut, "tenure_days": (cut - pd.Timestamp(int(first_seen[i]))) / day}
             n = len(past)
@@ -814,7 +847,8 @@ def build_reference(
                     else:
                         row[f"main_{name}"], row[f"main_{name}_share"], row[f"n_{name}s"] = None, np.nan, 0
             if acts is not None:
-                mine_a = acts[(acts["_cid"] == cid) & (acts["_t"] <= cut)]
+                mine_a = acts_by_customer.get(cid, acts.iloc[:0])
+                mine_a = mine_a[mine_a["_t"] <= cut]
                 for k in s.activity_kinds:
                     ak = mine_a[mine_a["_kind"] == k.lower()]
                     row[f"{k}s_3m"] = int((ak["_t"] > m(3)).sum())
