@@ -164,7 +164,7 @@ def segments(
     output: Path = typer.Option(..., "--output", help="Per-customer segments (.csv or .parquet)."),
     value_cut: float = typer.Option(None, "--value-cut", help="Expected revenue that makes a customer high-value (default: a quantile)."),
     value_quantile: float = typer.Option(0.8, "--value-quantile", help="Without --value-cut: the top (1 - q) share of customers is high-value."),
-    risk_cut: float = typer.Option(0.5, "--risk-cut", help="Churn probability from which a customer is at risk."),
+    risk_cut: float = typer.Option(0.25, "--risk-cut", help="Churn probability from which a customer is at risk."),
     track: bool = typer.Option(True, "--track/--no-track", help="Log the segment table and plot to MLflow (experiment salesml-segments)."),
 ) -> None:
     """Score a snapshot with the CLV and churn models and place each customer in a value x risk segment."""
@@ -188,8 +188,8 @@ def _print_segments(table, metrics) -> None:
     from rich.table import Table
 
     out = Table(title="Value x risk segments")
-    for col in ("segment", "customers", "expected revenue", "revenue at risk", "mean churn prob."):
-        out.add_column(col, justify="left" if col == "segment" else "right")
+    for col in ("segment", "customers", "exp. revenue", "at risk", "churn p"):
+        out.add_column(col, justify="left" if col == "segment" else "right", no_wrap=True)
     for _, row in table.iterrows():
         out.add_row(
             str(row["segment"]), f"{int(row['customers']):,}", f"{row['expected_revenue']:,.0f}",

@@ -13,8 +13,11 @@ low-value low-potential    value < cut, risk >= cut    serve cheaply
 churn model's ``probability``. The value cut-off is an amount (``value_cut``)
 or, by default, the 80th percentile of the scored customers' expected revenue
 (``value_quantile=0.8``: the top 20% are high-value); the risk cut-off is a
-probability (default 0.5). Revenue at risk = expected revenue x churn
-probability.
+churn probability, by default 0.25, the churn task's "medium" risk tier: with
+the default churn definition (no order in the next 3 months) frequent buyers,
+who are most of the high-value customers, rarely reach 0.5, so a lower bar
+is what singles out the high-value customers worth a retention call. Revenue
+at risk = expected revenue x churn probability.
 
 :func:`segment` joins the two score tables on the customer id and returns a
 :class:`Segmentation`: one row per customer, a segment table (aggregates
@@ -88,7 +91,7 @@ def segment(
     risk_column: str = "probability",
     value_cut: float | None = None,
     value_quantile: float = 0.8,
-    risk_cut: float = 0.5,
+    risk_cut: float = 0.25,
 ) -> Segmentation:
     """Place each customer scored by both models in a value x risk segment.
 
