@@ -335,7 +335,7 @@ def _cutoffs(cutoffs: Iterable[Any] | Any) -> list[pd.Timestamp]:
         ts = pd.Timestamp(value)
         if ts.tzinfo is not None:
             ts = ts.tz_convert("UTC").tz_localize(None)
-        out.append(ts.as_unit("ns"))
+        out.append(ts.as_unit("ns").floor("s"))
     if not out:
         raise ValueError("Give at least one cutoff (a date such as '2025-01-01').")
     return sorted(set(out))
@@ -349,26 +349,46 @@ def feature_columns(frame: pd.DataFrame, id_column: str = "customer_id") -> list
 # --------------------------------------------------------------------------- #
 # The vectorised builder
 # --------------------------------------------------------------------------- #
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """``np.unique`` for int64 by sorting (numpy's hash-based unique is far slower on large arrays)."""
+    ordered = np.sort(values, kind="stable")
+    if len(ordered) == 0:
+        return ordered
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
+
+
+_NS_SECOND = 10**9
+
+
 class _Timeline:
     """Events sorted by (customer, time) with per-customer running sums, for "how many / how much up to t".
 
-    Running sums restart at each customer, so a customer's figures depend on
-    their own events only, bit for bit: adding another customer's events, or
-    events after a cutoff, cannot move them by a rounding error. Events at the
-    same instant are ordered by value, so the input's row order does not
-    matter either.
+    Events are located by one int64 key, ``customer * span + whole seconds``
+    (an event's time rounded up, a query's rounded down: for whole-second
+    cutoffs "at or before" stays exact). Running sums restart at each
+    customer, so a customer's figures depend on their own events only, bit for
+    bit: adding another customer's events, or events after a cutoff, cannot
+    move them by a rounding error. Events in the same second are ordered by
+    value, so the input's row order does not matter either.
     """
 
     def __init__(self, code: np.ndarray, t: np.ndarray, n_customers: int, values: Mapping[str, np.ndarray] | None = None):
         values = {k: np.asarray(v, dtype=np.float64) for k, v in (values or {}).items()}
-        tiebreak = next(iter(values.values())) if values else np.zeros(len(t))
-        order = np.lexsort((tiebreak, t, code))
+        code = np.asarray(code, dtype=np.int64)
+        t = np.asarray(t, dtype=np.int64)
+        seconds = -(-t // _NS_SECOND)
+        self.t0 = int(seconds.min()) if len(seconds) else 0
+        self.span = np.int64((int(seconds.max()) - self.t0 + 2) if len(seconds) else 2)
+        if len(code) and (int(code.max()) + 1) * int(self.span) >= 2**62:
+            raise OverflowError("Too many customers over too long a time span for one snapshot build; split the customers into batches.")
+        key = code * self.span + (seconds - self.t0)
+        order = np.lexsort((next(iter(values.values())), key)) if values else np.argsort(key, kind="stable")
+        self.key = key[order]
         self.code = code[order]
         self.t = t[order]
-        self.uniq = np.unique(self.t)
-        self.n_uniq = np.int64(len(self.uniq) + 1)
-        rank = np.searchsorted(self.uniq, self.t, side="left").astype(np.int64)
-        self.key = self.code.astype(np.int64) * self.n_uniq + rank
         self.start = np.searchsorted(self.code, np.arange(n_customers + 1))
         self.values = {k: v[order] for k, v in values.items()}
         self.running = {k: self._running(v) for k, v in self.values.items()}
@@ -388,8 +408,8 @@ class _Timeline:
 
     def upto(self, code: np.ndarray, t: np.ndarray) -> np.ndarray:
         """Global position after the last event of ``code`` at or before ``t``."""
-        qr = np.searchsorted(self.uniq, t, side="right").astype(np.int64)
-        return np.searchsorted(self.key, code.astype(np.int64) * self.n_uniq + qr, side="left")
+        offset = np.clip(np.asarray(t, dtype=np.int64) // _NS_SECOND - self.t0, -1, self.span - 1)
+        return np.searchsorted(self.key, np.asarray(code, dtype=np.int64) * self.span + offset, side="right")
 
     def first(self, code: np.ndarray) -> np.ndarray:
         return self.start[code]
@@ -409,48 +429,41 @@ def _offsets(cuts: Sequence[pd.Timestamp], offset: pd.DateOffset, sign: int) -> 
     return np.array([(c + offset if sign > 0 else c - offset).value for c in cuts], dtype=np.int64)
 
 
-def _orders_from_lines(lines: pd.DataFrame, s: SnapshotSettings, codes: pd.Index) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _orders_from_lines(lines: pd.DataFrame, line_code: np.ndarray, s: SnapshotSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Positive lines grouped into orders (one per order id) and negative lines (returns)."""
     c = s.columns
     amount = lines[c.amount].to_numpy(dtype=float)
-    pos = lines.loc[amount > 0]
-    neg = lines.loc[amount < 0]
-    code_pos = codes.get_indexer(pos[c.customer_id].astype(str))
-    t_pos = pos[c.order_date].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    when = lines[c.order_date].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    pos, neg = amount > 0, amount < 0
     if c.order_id and c.order_id in lines.columns:
-        oid = pos[c.order_id].astype(str).to_numpy()
-        frame = pd.DataFrame({"code": code_pos, "oid": oid, "t": t_pos, "value": pos[c.amount].to_numpy(dtype=float)})
-        orders = frame.groupby(["code", "oid"], sort=False, observed=True).agg(t=("t", "min"), value=("value", "sum")).reset_index()
+        oid, _ = pd.factorize(lines[c.order_id].astype(str))
+        frame = pd.DataFrame({"code": line_code[pos], "oid": oid[pos], "t": when[pos], "value": amount[pos]})
+        orders = frame.groupby(["code", "oid"], sort=False).agg(t=("t", "min"), value=("value", "sum")).reset_index()
         orders = orders[["code", "t", "value"]]
     else:
-        orders = pd.DataFrame({"code": code_pos, "t": t_pos, "value": pos[c.amount].to_numpy(dtype=float)})
-    returns = pd.DataFrame(
-        {
-            "code": codes.get_indexer(neg[c.customer_id].astype(str)),
-            "t": neg[c.order_date].to_numpy(dtype="datetime64[ns]").astype(np.int64),
-            "value": neg[c.amount].to_numpy(dtype=float),
-        }
-    )
+        orders = pd.DataFrame({"code": line_code[pos], "t": when[pos], "value": amount[pos]})
+    returns = pd.DataFrame({"code": line_code[neg], "t": when[neg], "value": amount[neg]})
     return orders, returns
 
 
-def _universe(lines: pd.DataFrame, customers: pd.DataFrame | None, s: SnapshotSettings) -> tuple[pd.Index, np.ndarray]:
-    """Customer ids (sorted) and the time each was first seen (signup or first line), int64 ns."""
+def _universe(lines: pd.DataFrame, customers: pd.DataFrame | None, s: SnapshotSettings) -> tuple[pd.Index, np.ndarray, np.ndarray]:
+    """Customer ids (sorted), when each was first seen (signup or first line, int64 ns) and each line's customer."""
     c = s.columns
-    ids = [lines[c.customer_id].astype(str)]
+    line_ids = lines[c.customer_id].astype(str)
+    ids = [line_ids]
     if customers is not None:
         ids.append(customers[c.customer_id].dropna().astype(str))
     codes = pd.Index(pd.concat(ids, ignore_index=True).unique()).sort_values()
     first = np.full(len(codes), np.iinfo(np.int64).max, dtype=np.int64)
+    line_code = codes.get_indexer(line_ids) if len(lines) else np.zeros(0, dtype=np.int64)
     if len(lines):
-        code = codes.get_indexer(lines[c.customer_id].astype(str))
-        np.minimum.at(first, code, lines[c.order_date].to_numpy(dtype="datetime64[ns]").astype(np.int64))
+        np.minimum.at(first, line_code, lines[c.order_date].to_numpy(dtype="datetime64[ns]").astype(np.int64))
     if customers is not None and c.signup and c.signup in customers.columns:
         signup = parse_datetime(customers[c.signup])
         ok = signup.notna().to_numpy() & customers[c.customer_id].notna().to_numpy()
         code = codes.get_indexer(customers.loc[ok, c.customer_id].astype(str))
         np.minimum.at(first, code, signup[ok].to_numpy(dtype="datetime64[ns]").astype(np.int64))
-    return codes, first
+    return codes, first, line_code
 
 
 def _check_cutoffs(cuts: Sequence[pd.Timestamp], first_seen: np.ndarray) -> list[Problem]:
@@ -476,7 +489,8 @@ def _main_category(
     code: np.ndarray, t: np.ndarray, value: np.ndarray, category: np.ndarray, pair_code: np.ndarray, pair_t: np.ndarray, n_customers: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per pair: the category with most revenue up to the pair's time, its share, and categories bought."""
-    labels, cat = np.unique(category.astype(str), return_inverse=True)
+    cat, labels = pd.factorize(category, sort=True)
+    labels = np.asarray(labels, dtype=object)
     k = len(labels)
     n_pairs = len(pair_code)
     main = np.full(n_pairs, None, dtype=object)
@@ -485,7 +499,7 @@ def _main_category(
     if len(code) == 0 or n_pairs == 0:
         return main, share, n_cat
     group = code.astype(np.int64) * k + cat
-    groups = np.unique(group)
+    groups = _sorted_unique(group)
     g_customer = groups // k
     g_start = np.searchsorted(g_customer, np.arange(n_customers + 1))
     tl = _Timeline(np.searchsorted(groups, group), t, len(groups), {"value": value, "one": np.ones(len(t))})
@@ -542,10 +556,10 @@ def build(
     h = parse_horizon(horizon) if horizon is not None else None
     lines, problems = prepare_transactions(transactions, s)
     _raise(problems)
-    codes, first_seen = _universe(lines, customers, s)
+    codes, first_seen, line_code = _universe(lines, customers, s)
     _raise(_check_cutoffs(cuts, first_seen))
     n_cust = len(codes)
-    orders, returns = _orders_from_lines(lines, s, codes)
+    orders, returns = _orders_from_lines(lines, line_code, s)
     O = _Timeline(
         orders["code"].to_numpy(), orders["t"].to_numpy(), n_cust,
         {"value": orders["value"].to_numpy(), "one": np.ones(len(orders))},
@@ -631,13 +645,13 @@ def build(
         out["returned_amount_12m"] = -R.total("value", pc, r12, r_hi)
 
     amounts = lines[c.amount].to_numpy(dtype=float)
-    positive = lines.loc[amounts > 0]
-    pos_code = codes.get_indexer(positive[c.customer_id].astype(str))
-    pos_t = positive[c.order_date].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    is_pos = amounts > 0
+    pos_code = line_code[is_pos]
+    pos_t = lines[c.order_date].to_numpy(dtype="datetime64[ns]").astype(np.int64)[is_pos]
     for name, column in (("product", c.product), ("channel", c.channel)):
         if column and column in lines.columns:
-            cat = positive[column].astype("string").fillna("(missing)").to_numpy(dtype=object)
-            main, share, n_cat = _main_category(pos_code, pos_t, positive[c.amount].to_numpy(dtype=float), cat, pc, t_cut, n_cust)
+            cat = lines[column].astype("string").fillna("(missing)")[is_pos]
+            main, share, n_cat = _main_category(pos_code, pos_t, amounts[is_pos], cat, pc, t_cut, n_cust)
             out[f"main_{name}"] = main
             out[f"main_{name}_share"] = share
             out[f"n_{name}s"] = n_cat
@@ -753,7 +767,7 @@ def build_reference(
     h = parse_horizon(horizon) if horizon is not None else None
     lines, problems = prepare_transactions(transactions, s)
     _raise(problems)
-    codes, first_seen = _universe(lines, customers, s)
+    codes, first_seen, _ = _universe(lines, customers, s)
     _raise(_check_cutoffs(cuts, first_seen))
     lines = lines.assign(_cid=lines[c.customer_id].astype(str))
     has_oid = bool(c.order_id and c.order_id in lines.columns)
@@ -936,7 +950,7 @@ def plan_cutoffs(
     _raise(problems)
     if lines.empty:
         _raise([Problem("transactions", None, "empty", "no usable order lines remain", "check the export and the returns policy")])
-    codes, first_seen = _universe(lines, customers, s)
+    codes, first_seen, _ = _universe(lines, customers, s)
     known = first_seen[first_seen < np.iinfo(np.int64).max]
     first = pd.Timestamp(int(known.min()))
     end = lines[s.columns.order_date].max().normalize() + pd.Timedelta(days=1)
