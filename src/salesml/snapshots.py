@@ -1,7 +1,7 @@
 """Point-in-time customer snapshots: one row per customer per cutoff.
 
-A *cutoff* is an instant. A snapshot row describes a customer as of that
-instant, from events **at or before** it only (orders, returns, activities),
+A *cutoff* is an instant, taken to the whole second. A snapshot row describes
+a customer as of that instant, from events **at or before** it only (orders, returns, activities),
 and, when a horizon is given, carries targets from events in
 ``(cutoff, cutoff + horizon]``. Stacking several monthly cutoffs gives the
 training data of the CLV and churn tasks; the latest complete window is their
@@ -288,7 +288,11 @@ def prepare_transactions(
     out = df.loc[keep.to_numpy(), cols].copy()
     out[c.order_date] = when[keep]
     out[c.amount] = amount[keep].astype(float)
-    dup = out.duplicated(keep="first")
+    # a line can only repeat another whose date and amount repeat: check those few in full
+    candidates = out[[c.order_date, c.amount]].duplicated(keep=False).to_numpy()
+    dup = pd.Series(False, index=out.index)
+    if candidates.any():
+        dup[candidates] = out.loc[candidates].duplicated(keep="first").to_numpy()
     if dup.any():
         if s.duplicates == "error":
             idx = out.index[dup.to_numpy()]
@@ -363,6 +367,20 @@ def _sorted_unique(values: np.ndarray) -> np.ndarray:
 _NS_SECOND = 10**9
 
 
+def _order_by(key: np.ndarray, tiebreak: np.ndarray | None) -> np.ndarray:
+    """Positions sorting ``key``, equal keys ordered by ``tiebreak`` (sorting only the tied runs: they are rare)."""
+    order = np.argsort(key, kind="stable")
+    if tiebreak is None or len(order) < 2:
+        return order
+    ordered = key[order]
+    tied = np.flatnonzero(ordered[1:] == ordered[:-1])
+    if len(tied):
+        members = _sorted_unique(np.concatenate([tied, tied + 1]))
+        sub = order[members]
+        order[members] = sub[np.lexsort((tiebreak[sub], key[sub]))]
+    return order
+
+
 class _Timeline:
     """Events sorted by (customer, time) with per-customer running sums, for "how many / how much up to t".
 
@@ -385,7 +403,7 @@ class _Timeline:
         if len(code) and (int(code.max()) + 1) * int(self.span) >= 2**62:
             raise OverflowError("Too many customers over too long a time span for one snapshot build; split the customers into batches.")
         key = code * self.span + (seconds - self.t0)
-        order = np.lexsort((next(iter(values.values())), key)) if values else np.argsort(key, kind="stable")
+        order = _order_by(key, next(iter(values.values())) if values else None)
         self.key = key[order]
         self.code = code[order]
         self.t = t[order]
