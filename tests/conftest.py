@@ -34,6 +34,24 @@ def trained(crm):
     )
 
 
+@pytest.fixture(scope="session")
+def trained_clv(crm):
+    """The CLV task on the 20k-lead world, untracked (shared by the CLV, segment and CLI tests)."""
+    return salesml.train({"task": "clv", "random_state": 0}, tables=salesml.get_task("clv").builtin_tables(crm), tracker=salesml.NullTracker())
+
+
+@pytest.fixture(scope="session")
+def trained_churn(crm):
+    """The churn task on the 20k-lead world, untracked."""
+    return salesml.train({"task": "churn", "random_state": 0}, tables=salesml.get_task("churn").builtin_tables(crm), tracker=salesml.NullTracker())
+
+
+@pytest.fixture(scope="session")
+def small_crm() -> salesml.CRMData:
+    """A small world (about 1,800 customers) for tests that train through MLflow or the CLI."""
+    return salesml.make_crm(4_000, n_customers=1_500, random_state=5)
+
+
 @pytest.fixture()
 def mlflow_store(tmp_path, monkeypatch):
     """A private SQLite MLflow store for one test; the working directory is the test's tmp folder."""

@@ -62,3 +62,6 @@ def test_demo_registers_every_task_and_writes_scores(mlflow_store, tmp_path, mon
     for name, path in report.scored.items():
         assert path.exists() and len(pd.read_csv(path)) > 0
         assert report.summaries[name]["champion"] is True
+    # CLV x churn: today's customers in the four value x risk segments, with revenue at risk
+    assert report.segments.table["segment"].tolist() == list(__import__("salesml").segments.SEGMENTS)
+    assert report.segments.metrics["revenue_at_risk"] > 0 and (tmp_path / "outputs" / "segments.csv").exists()

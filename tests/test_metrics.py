@@ -51,7 +51,7 @@ def test_isotonic_is_monotone_and_serialisable():
 
 
 def test_unknown_calibration_method():
-    with pytest.raises(ValueError, match="The calibration method must be 'sigmoid', 'isotonic', 'none' or 'identity'. Got 'platt' instead."):
+    with pytest.raises(ValueError, match="The calibration method must be 'sigmoid', 'isotonic', 'none', 'identity' or 'exp'. Got 'platt' instead."):
         Calibrator.fit(np.zeros(3), np.zeros(3), method="platt")
 
 

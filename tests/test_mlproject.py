@@ -32,3 +32,15 @@ def test_train_entry_point(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "registered salesml-lead-scoring v1 (champion" in proc.stdout
+
+
+def test_every_task_has_a_train_entry_point():
+    import yaml
+
+    from salesml.tasks import TASKS
+
+    entry_points = yaml.safe_load((ROOT / "MLproject").read_text())["entry_points"]
+    for name in TASKS:
+        entry = entry_points[f"train_{name.replace('-', '_')}"]
+        assert entry["command"].startswith(f"salesml train {name} --config {{config}}")
+        assert (ROOT / entry["parameters"]["config"]["default"]).is_file()

@@ -1,6 +1,6 @@
 """salesml: machine-learning pipelines for sales teams.
 
-Lead scoring (and, as they land, CLV, churn and forecasting), each trained,
+Lead scoring, CLV and churn (and, as it lands, forecasting), each trained,
 tuned (Optuna), tracked (MLflow) and explained (SHAP) by one shared flow::
 
     import salesml
@@ -8,6 +8,9 @@ tuned (Optuna), tracked (MLflow) and explained (SHAP) by one shared flow::
     result = salesml.train("experiments/lead_scoring.yaml", tables=crm.tables())
     scorer = salesml.load_model("models:/salesml-lead-scoring@champion")
     scorer.score(new_leads)
+
+Customer snapshots (:mod:`salesml.snapshots`) feed CLV and churn, whose scores
+make value x risk segments (:mod:`salesml.segments`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from salesml.contracts import DataValidationError
 from salesml.datasets import CRMData, load_crm, make_crm, make_leads
 from salesml.features import MissingColumnsError, TabularEncoder
 from salesml.flow import TrainResult, train
+from salesml import segments, snapshots
 from salesml.scoring import Scorer, load_model
 from salesml.tasks import TASKS, get_task
 from salesml.tracking import MLflowTracker, NullTracker
@@ -36,6 +40,8 @@ __all__ = [
     "CRMData",
     "train",
     "TrainResult",
+    "snapshots",
+    "segments",
     "load_model",
     "Scorer",
     "load_config",

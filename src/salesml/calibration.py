@@ -8,7 +8,8 @@ holdout) and stored as a few numbers, so the model artifact needs no pickle.
 * ``sigmoid`` (Platt scaling, the default): ``p = 1 / (1 + exp(-(a * margin + b)))``.
   Strictly monotone, so it keeps the ranking (ROC-AUC unchanged).
 * ``isotonic``: a non-decreasing step function, interpolated; needs more data.
-* ``none``: the booster's own probability; ``identity``: regression values pass through.
+* ``none``: the booster's own probability; ``identity``: regression values pass through;
+  ``exp``: regression with a log link (LightGBM's poisson, tweedie, gamma), whose raw score is log(value).
 """
 
 from __future__ import annotations
@@ -45,10 +46,10 @@ class Calibrator:
         if method == "isotonic":
             iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(margin, y_true)
             return cls("isotonic", x=tuple(map(float, iso.X_thresholds_)), y=tuple(map(float, iso.y_thresholds_)))
-        if method in ("none", "identity"):
+        if method in ("none", "identity", "exp"):
             return cls(method)
         raise ValueError(
-            f"The calibration method must be 'sigmoid', 'isotonic', 'none' or 'identity'. Got {method!r} instead."
+            f"The calibration method must be 'sigmoid', 'isotonic', 'none', 'identity' or 'exp'. Got {method!r} instead."
         )
 
     def transform(self, margin: np.ndarray) -> np.ndarray:
@@ -59,6 +60,8 @@ class Calibrator:
             return np.interp(margin, np.asarray(self.x), np.asarray(self.y))
         if self.method == "identity":  # regression: the raw prediction is the value
             return margin
+        if self.method == "exp":  # log-link regression: the raw prediction is log(value)
+            return np.exp(margin)
         return 1.0 / (1.0 + np.exp(-margin))
 
     def to_dict(self) -> dict[str, Any]:

@@ -124,6 +124,85 @@ def score(
 
 
 @app.command()
+def snapshot(
+    output: Path = typer.Option(..., "--output", help="Where to write the snapshot (.csv or .parquet)."),
+    transactions: Path = typer.Option(..., "--transactions", help="Order lines (CSV or Parquet)."),
+    customers: Path = typer.Option(None, "--customers", help="Customers table (optional)."),
+    activities: Path = typer.Option(None, "--activities", help="Activities table (optional)."),
+    as_of: str = typer.Option(None, "--as-of", help="The snapshot instant, e.g. 2026-01-01 (default: end of the order history)."),
+    model: str = typer.Option(None, "--model", help="Build with this CLV/churn model's settings (models:/..., runs:/..., a folder)."),
+    task: str = typer.Option("clv", "--task", help="Or with this task's default settings (clv, churn)."),
+) -> None:
+    """Build a customer snapshot (one row per customer) to score with a CLV or churn model."""
+    from salesml.sources import read_table, write_table_atomic
+    from salesml.tasks import get_task
+
+    customer_task = _load_scorer(model).task if model else get_task(task)()
+    if not hasattr(customer_task, "snapshot"):
+        raise typer.BadParameter(f"task {customer_task.name!r} does not score customer snapshots; use a clv or churn model.")
+    tables = {"transactions": read_table(transactions)}
+    if customers:
+        tables["customers"] = read_table(customers)
+    if activities:
+        tables["activities"] = read_table(activities)
+    frame = customer_task.snapshot(tables, as_of=as_of)
+    write_table_atomic(frame, output)
+    console.print(f"wrote {len(frame):,} customers as of {frame[customer_task.columns.time].max()} -> {output}")
+
+
+def _load_scorer(uri: str):
+    from salesml.scoring import load_model
+
+    return load_model(uri)
+
+
+@app.command()
+def segments(
+    clv_model: str = typer.Option("models:/salesml-clv@champion", "--clv-model", help="The CLV model."),
+    churn_model: str = typer.Option("models:/salesml-churn@champion", "--churn-model", help="The churn model."),
+    input: Path = typer.Option(..., "--input", help="Customer snapshot to score (salesml snapshot writes one)."),
+    output: Path = typer.Option(..., "--output", help="Per-customer segments (.csv or .parquet)."),
+    value_cut: float = typer.Option(None, "--value-cut", help="Expected revenue that makes a customer high-value (default: a quantile)."),
+    value_quantile: float = typer.Option(0.8, "--value-quantile", help="Without --value-cut: the top (1 - q) share of customers is high-value."),
+    risk_cut: float = typer.Option(0.25, "--risk-cut", help="Churn probability from which a customer is at risk."),
+    track: bool = typer.Option(True, "--track/--no-track", help="Log the segment table and plot to MLflow (experiment salesml-segments)."),
+) -> None:
+    """Score a snapshot with the CLV and churn models and place each customer in a value x risk segment."""
+    from salesml.segments import log_segments, score_segments
+    from salesml.sources import read_table, write_table_atomic
+
+    frame = read_table(input)
+    clv, churn = _load_scorer(clv_model), _load_scorer(churn_model)
+    with console.status(f"Scoring {len(frame):,} customers with both models..."):
+        seg = score_segments(clv, churn, frame, value_cut=value_cut, value_quantile=value_quantile, risk_cut=risk_cut)
+    write_table_atomic(seg.customers, output)
+    _print_segments(seg.table, seg.metrics)
+    if track:
+        from salesml.tracking import MLflowTracker
+
+        log_segments(seg, MLflowTracker("salesml-segments"), tags={"salesml.clv_model": clv_model, "salesml.churn_model": churn_model})
+    console.print(f"segments of {len(seg.customers):,} customers -> {output}")
+
+
+def _print_segments(table, metrics) -> None:
+    from rich.table import Table
+
+    out = Table(title="Value x risk segments")
+    for col in ("segment", "customers", "exp. revenue", "at risk", "churn p"):
+        out.add_column(col, justify="left" if col == "segment" else "right", no_wrap=True)
+    for _, row in table.iterrows():
+        out.add_row(
+            str(row["segment"]), f"{int(row['customers']):,}", f"{row['expected_revenue']:,.0f}",
+            f"{row['revenue_at_risk']:,.0f}", f"{row['mean_churn_probability']:.2f}" if row["customers"] else "-",
+        )
+    console.print(out)
+    console.print(
+        f"high-value customers: {metrics['high_value_share_of_customers']:.0%} of customers, "
+        f"{metrics['high_value_revenue_share']:.0%} of expected revenue; revenue at risk {metrics['revenue_at_risk']:,.0f}"
+    )
+
+
+@app.command()
 def demo(
     workdir: Path = typer.Option(Path("."), "--workdir", help="Where data/, outputs/ and mlflow.db go."),
     size: Size = typer.Option(Size.small, "--size"),
@@ -147,6 +226,9 @@ def demo(
             console.print(f"  {k:<22} {v}")
     for task, path in report.scored.items():
         console.print(f"scores ({task}): {path}")
+    if report.segments is not None:
+        console.print()
+        _print_segments(report.segments.table, report.segments.metrics)
     console.print(f"\nDemo finished in {time.perf_counter() - start:.0f}s. Tracking store: {report.tracking_uri}")
     console.print(f"See runs, plots and registered models with:\n  mlflow ui --backend-store-uri {report.tracking_uri}")
 

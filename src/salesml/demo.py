@@ -3,7 +3,10 @@
 Generates one CRM world, trains every registered task on it with a small
 Optuna budget, registers the champions, then scores each task's "today"
 records with the champion loaded back from the registry. New tasks join the
-demo by registering in :data:`salesml.tasks.TASKS`.
+demo by registering in :data:`salesml.tasks.TASKS`. When the CLV and churn
+champions are both there, the demo then places today's customers in value x
+risk segments with revenue at risk (:mod:`salesml.segments`), logged to the
+``salesml-segments`` experiment.
 """
 
 from __future__ import annotations
@@ -17,13 +20,17 @@ from typing import Any
 from salesml.datasets import SIZES, make_crm, write_crm
 from salesml.flow import TrainResult, train
 from salesml.scoring import load_model
+from salesml.segments import log_segments, segment
 from salesml.sources import write_table_atomic
 from salesml.tasks import TASKS
-from salesml.tracking import default_tracking_uri
+from salesml.tracking import MLflowTracker, default_tracking_uri
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["run_demo", "DemoReport"]
+
+#: The tasks whose champions' scores make the value x risk segments.
+SEGMENT_TASKS = ("clv", "churn")
 
 
 @dataclass
@@ -33,6 +40,7 @@ class DemoReport:
     results: dict[str, TrainResult] = field(default_factory=dict)
     scored: dict[str, Path] = field(default_factory=dict)
     summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    segments: Any = None  # salesml.segments.Segmentation when CLV and churn were both trained
 
 
 def run_demo(
@@ -55,6 +63,7 @@ def run_demo(
     crm = make_crm(SIZES[size], random_state=random_state)
     write_crm(crm, data_dir, fmt="parquet")
 
+    scored_frames: dict[str, Any] = {}
     for name in tasks or list(TASKS):
         task_cls = TASKS[name]
         step(f"{task_cls.title}: training with {trials} Optuna trials")
@@ -72,9 +81,15 @@ def run_demo(
             scorer = load_model(f"models:/{result.task.registered_name}@champion")
             scored = scorer.score(frame)
             report.scored[name] = write_table_atomic(scored, workdir / "outputs" / f"{name}_scores.csv")
+            scored_frames[name] = scored
         report.summaries[name] = {
             **result.task.summary(result.metrics, scored),
             "registered version": result.version,
             "champion": bool(result.decision and result.decision.promoted),
         }
+    if all(name in scored_frames for name in SEGMENT_TASKS):
+        step("Segments: CLV x churn for today's active customers, with revenue at risk")
+        report.segments = segment(scored_frames["clv"], scored_frames["churn"])
+        log_segments(report.segments, MLflowTracker("salesml-segments"))
+        write_table_atomic(report.segments.customers, workdir / "outputs" / "segments.csv")
     return report

@@ -3,8 +3,8 @@
 ::
 
     validate -> build dataset -> time-ordered split -> [tune (Optuna)]
-      -> fit LightGBM -> calibrate -> evaluate on the holdout -> explain (SHAP)
-      -> log to the tracker (params, metrics, plots, model) -> register behind the publish gate
+      -> fit LightGBM -> calibrate -> [task state] -> evaluate on the holdout [and the task's baselines]
+      -> explain (SHAP) -> log to the tracker (params, metrics, plots, model) -> register behind the publish gate
 
 A task (:mod:`salesml.tasks`) supplies only what differs. The holdout is
 scored through the same :class:`~salesml.scoring.Scorer` that batch jobs and
@@ -145,6 +145,10 @@ def train(
             },
         )
         scorer = Scorer(bundle)
+        state = _task_state(task, dataset, split, scorer, tracker)
+        if state:
+            bundle.metadata["task_state"] = state
+            scorer = Scorer(bundle)
         test_frame = _rows(dataset.frame, split.test)
         y_test = dataset.target[split.test]
         pred = scorer.predict(test_frame)
@@ -155,12 +159,19 @@ def train(
         metrics[f"valid.{task.primary_metric}"] = task.evaluate(dataset.target[split.valid], valid_pred, valid_out)[
             task.primary_metric
         ]
+        base_preds = task.baselines(dataset, split, scorer.predict_model)
+        for name, base_pred in base_preds.items():
+            base_out = task.postprocess(base_pred, test_frame)
+            metrics.update({f"baseline.{name}.{k}": v for k, v in task.evaluate(y_test, base_pred, base_out).items()})
         metrics["model.n_trees"] = float(booster.num_trees())
         bundle.metadata["metrics"] = metrics
         tracker.log_metrics(metrics)
 
         for path, figure in task.figures(y_test, pred, output).items():
             tracker.log_figure(figure, path)
+        if base_preds:
+            for path, figure in task.comparison_figures(y_test, {"model": pred, **base_preds}).items():
+                tracker.log_figure(figure, path)
         importance = _explain(booster, _rows(X, split.test), encoder, tracker, cfg.tracking.shap_rows, cfg.random_state)
 
         key = test_frame[[task.columns.id]] if task.columns.id in test_frame.columns else None
@@ -203,6 +214,23 @@ def train(
                 {"salesml.registered_version": result.version, "salesml.promoted": str(result.decision.promoted)}
             )
     return result
+
+
+def _task_state(task: Task, dataset: Dataset, split: TimeSplit, scorer: Scorer, tracker: Tracker) -> dict[str, Any]:
+    """The task's extra state (:meth:`Task.fit_state`), normalised through JSON and logged.
+
+    Going through JSON here means the trained task and any loaded copy of the
+    model see exactly the same state. Scalar entries are logged as params
+    ``state.<key>``, the whole state as ``task_state.json``.
+    """
+    import json
+
+    state = json.loads(json.dumps(task.fit_state(dataset, split, scorer.predict_model)))
+    task.state_ = state
+    if state:
+        tracker.log_params({f"state.{k}": v for k, v in state.items() if isinstance(v, (str, int, float, bool))})
+        tracker.log_dict(state, "task_state.json")
+    return state
 
 
 def _run_params(cfg: ExperimentConfig, task: Task, split: TimeSplit, encoder: TabularEncoder) -> dict[str, Any]:

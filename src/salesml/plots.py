@@ -11,7 +11,17 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["calibration_plot", "gain_plot", "score_distribution_plot", "shap_summary_plot", "tuning_history_plot"]
+__all__ = [
+    "calibration_plot",
+    "gain_plot",
+    "score_distribution_plot",
+    "shap_summary_plot",
+    "tuning_history_plot",
+    "decile_table",
+    "decile_plot",
+    "gain_comparison_plot",
+    "value_risk_plot",
+]
 
 
 def _figure(width: float = 6.0, height: float = 4.5):
@@ -102,5 +112,98 @@ def tuning_history_plot(values: list[float], maximize: bool, metric: str):
     ax.set_ylabel(f"validation {metric}")
     ax.set_title("Optuna study history (pruned trials omitted)")
     ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def decile_table(y_true: np.ndarray, pred: np.ndarray, n: int = 10) -> dict[str, np.ndarray]:
+    """Mean predicted and mean actual value per equal-count decile of the prediction (1 = lowest)."""
+    from salesml.calibration import _bins
+
+    y_true = np.asarray(y_true, dtype=float)
+    pred = np.asarray(pred, dtype=float)
+    bins = _bins(pred, n)
+    counts = np.bincount(bins, minlength=n)
+    keep = counts > 0
+    return {
+        "decile": np.arange(1, n + 1)[keep],
+        "mean_predicted": np.bincount(bins, weights=pred, minlength=n)[keep] / counts[keep],
+        "mean_actual": np.bincount(bins, weights=y_true, minlength=n)[keep] / counts[keep],
+    }
+
+
+def decile_plot(y_true: np.ndarray, predictions: dict[str, np.ndarray], n: int = 10):
+    """Predicted vs actual mean value by decile of each model's prediction (the CLV decile chart)."""
+    fig, ax = _figure(7.0, 4.5)
+    colours = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple"]
+    for i, (name, pred) in enumerate(predictions.items()):
+        table = decile_table(y_true, pred, n)
+        colour = colours[i % len(colours)]
+        ax.plot(table["decile"], table["mean_actual"], marker="o", color=colour, label=f"{name}: actual")
+        ax.plot(table["decile"], table["mean_predicted"], ls="--", color=colour, label=f"{name}: predicted")
+    ax.set_xlabel("decile of predicted value (10 = highest)")
+    ax.set_ylabel("mean value per customer")
+    ax.set_xticks(range(1, n + 1))
+    ax.set_title("Predicted vs actual value by decile (holdout)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def gain_comparison_plot(y_true: np.ndarray, predictions: dict[str, np.ndarray]):
+    """Cumulative gain of several scores on the same holdout."""
+    from salesml.metrics import gain_curve, lift_at
+
+    fig, ax = _figure()
+    for name, score in predictions.items():
+        share, captured = gain_curve(y_true, score)
+        ax.plot(share, captured, label=f"{name} (top-decile lift {lift_at(y_true, score, 0.1):.2f})")
+    ax.plot([0, 1], [0, 1], ls="--", color="grey", label="random")
+    ax.set_xlabel("share of rows (highest score first)")
+    ax.set_ylabel("share of positives caught")
+    ax.set_title("Cumulative gain on the holdout: model vs baselines")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def value_risk_plot(value: np.ndarray, risk: np.ndarray, *, value_cut: float, risk_cut: float, table: Any = None):
+    """Density of customers by value (log scale) and churn risk, with the segment cut-offs.
+
+    Drawn as a hexbin of counts (aggregates only: no single customer is a
+    point); ``table`` (the segment table) adds each segment's customers and
+    revenue at risk in its quadrant.
+    """
+    fig, ax = _figure(7.0, 5.0)
+    value = np.asarray(value, dtype=float)
+    risk = np.asarray(risk, dtype=float)
+    floor = max(float(np.nanmin(value[value > 0])) if (value > 0).any() else 1.0, 1e-2)
+    x = np.log10(np.maximum(value, floor))
+    hb = ax.hexbin(x, risk, gridsize=35, bins="log", mincnt=1, cmap="Blues")
+    fig.colorbar(hb, ax=ax, label="customers (log)")
+    ax.axvline(np.log10(max(value_cut, floor)), color="tab:red", ls="--")
+    ax.axhline(risk_cut, color="tab:red", ls="--")
+    ax.set_xlabel("expected revenue over the horizon (log10)")
+    ax.set_ylabel("churn probability")
+    ax.set_ylim(0, 1)
+    if table is not None:
+        lo, hi = ax.get_xlim()
+        xv = np.log10(max(value_cut, floor))
+        spots = {
+            "high-value stable": ((xv + hi) / 2, risk_cut / 2),
+            "high-value at-risk": ((xv + hi) / 2, (risk_cut + 1) / 2),
+            "low-value potential": ((lo + xv) / 2, risk_cut / 2),
+            "low-value low-potential": ((lo + xv) / 2, (risk_cut + 1) / 2),
+        }
+        for _, row in table.iterrows():
+            where = spots.get(row["segment"])
+            if where is None:
+                continue
+            ax.text(
+                *where,
+                f"{row['segment']}\n{int(row['customers']):,} customers\nat risk {row['revenue_at_risk']:,.0f}",
+                ha="center", va="center", fontsize=8, bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"},
+            )
+    ax.set_title("Customers by value and churn risk")
     fig.tight_layout()
     return fig

@@ -47,6 +47,7 @@ class Scorer:
         self.bundle = bundle
         self.metadata = meta
         self.task = get_task(meta["task"])(columns=meta["columns"], params=meta["params"])
+        self.task.state_ = dict(meta.get("task_state") or {})
         self.encoder = TabularEncoder.from_dict(meta["encoder"])
         self.calibrator = Calibrator.from_dict(meta["calibration"])
         self.booster = bundle.boosters["model"]
@@ -70,11 +71,15 @@ class Scorer:
         """Columns a scoring input must have (the key plus the model's inputs)."""
         return [self.key_column, *[c for c in self.encoder.required_columns if c != self.key_column]]
 
-    def predict(self, df: pd.DataFrame) -> np.ndarray:
-        """The calibrated prediction (probability or value) for each row."""
+    def predict_model(self, df: pd.DataFrame) -> np.ndarray:
+        """The LightGBM model's calibrated prediction for each row (before :meth:`Task.predict`)."""
         X = self.encoder.transform(df)
         raw = self.booster.predict(X.to_numpy(dtype=np.float64), raw_score=True)
         return self.calibrator.transform(raw)
+
+    def predict(self, df: pd.DataFrame) -> np.ndarray:
+        """The calibrated prediction (probability or value) for each row."""
+        return self.task.predict(df, self.predict_model(df))
 
     def score(self, df: pd.DataFrame, *, reasons: Reasons | bool = "top", n_reasons: int = 3) -> pd.DataFrame:
         """Score a frame: key, business outputs and (optionally) the top reasons per row."""
@@ -84,11 +89,11 @@ class Scorer:
         X = self.encoder.transform(df)
         matrix = X.to_numpy(dtype=np.float64)
         raw = self.booster.predict(matrix, raw_score=True)
-        pred = self.calibrator.transform(raw)
+        pred = self.task.predict(df, self.calibrator.transform(raw))
         parts = [self.task.postprocess(pred, df)]
         if self.key_column in df.columns:
             parts.insert(0, df[[self.key_column]])
-        if want_reasons and len(df):
+        if want_reasons and len(df) and self.task.explained_by_model():
             values, _ = contributions(self.booster, X)
             parts.append(explain_reasons(values, X, self.encoder, n=n_reasons, templates=self.task.reason_templates()))
         return pd.concat(parts, axis=1)

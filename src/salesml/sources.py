@@ -71,10 +71,11 @@ def load_tables(data, task) -> dict[str, pd.DataFrame]:
         from salesml.datasets import SIZES, make_crm
 
         return task.builtin_tables(make_crm(data.n_leads or SIZES[data.size], random_state=data.seed))
-    missing = [t for t in needed if t not in data.tables]
+    missing = task.missing_tables(data.tables)
     if missing:
         raise ValueError(
             f"The experiment's data.tables lacks {', '.join(missing)}; this task needs {', '.join(needed)}. "
-            "Add e.g. `leads: data/raw/leads.csv`."
+            f"Add e.g. `{missing[0]}: data/raw/{missing[0]}.csv`."
         )
-    return {name: read_table(data.tables[name]) for name in needed}
+    wanted = [t for t in (*needed, *task.optional_tables) if t in data.tables]
+    return {name: read_table(data.tables[name]) for name in wanted}

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from salesml.tasks.base import Dataset, Task, TaskColumns, TaskParams
 from salesml.tasks.lead_scoring import LeadScoring
+from salesml.tasks.clv import CLV
+from salesml.tasks.churn import Churn
 
 __all__ = ["TASKS", "get_task", "Task", "Dataset", "TaskColumns", "TaskParams"]
 
 TASKS: dict[str, type[Task]] = {
     LeadScoring.name: LeadScoring,
+    CLV.name: CLV,
+    Churn.name: Churn,
 }
 
 

@@ -12,6 +12,22 @@ forecasting:
   (:meth:`Task.figures`) and data-sufficiency rules (:meth:`Task.data_problems`),
 * how predictions become the business output (:meth:`Task.postprocess`).
 
+Optional hooks, whose defaults leave a task's model exactly the fitted
+LightGBM model (lead scoring uses none of them):
+
+* :meth:`Task.fit_state` learns extra JSON state after the booster is fitted
+  (e.g. a probabilistic model's parameters, which of two models won); the flow
+  stores it in the bundle as ``metadata["task_state"]`` and every loaded
+  model puts it back on ``task.state_``.
+* :meth:`Task.predict` turns the LightGBM prediction into the task's final
+  prediction using that state; :meth:`Task.explained_by_model` says whether
+  the booster's SHAP reasons still explain it.
+* :meth:`Task.baselines` gives comparison predictions on the holdout; the flow
+  evaluates each with :meth:`Task.evaluate`, logs ``baseline.<name>.<metric>``
+  and the plots of :meth:`Task.comparison_figures`.
+* :attr:`Task.optional_tables` and :meth:`Task.missing_tables` say which input
+  tables may be given and which are missing.
+
 Adding a task is one module defining a subclass plus one line in
 :data:`salesml.tasks.TASKS`; the shared tests pick it up from there.
 """
@@ -19,7 +35,7 @@ Adding a task is one module defining a subclass plus one line in
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -77,6 +93,7 @@ class Task(ABC):
     name: ClassVar[str]
     title: ClassVar[str]
     tables: ClassVar[tuple[str, ...]]
+    optional_tables: ClassVar[tuple[str, ...]] = ()
     objective: ClassVar[str]
     eval_metric: ClassVar[str]
     primary_metric: ClassVar[str]
@@ -89,6 +106,8 @@ class Task(ABC):
     def __init__(self, columns: Mapping[str, Any] | TaskColumns | None = None, params: Mapping[str, Any] | TaskParams | None = None):
         self.columns = columns if isinstance(columns, self.Columns) else self.Columns.model_validate(dict(columns or {}))
         self.params = params if isinstance(params, self.Params) else self.Params.model_validate(dict(params or {}))
+        #: JSON state from :meth:`fit_state` (set by the flow after fitting, and by the scorer on load).
+        self.state_: dict[str, Any] = {}
 
     @property
     def registered_name(self) -> str:
@@ -115,6 +134,10 @@ class Task(ABC):
             out["records scored"] = len(scored)
         return out
 
+    def missing_tables(self, available: Collection[str]) -> list[str]:
+        """Required tables not among ``available`` (default: those of :attr:`tables`)."""
+        return [t for t in self.tables if t not in available]
+
     @abstractmethod
     def validate(self, tables: Mapping[str, pd.DataFrame]) -> None:
         """Raise :class:`salesml.contracts.DataValidationError` listing every problem."""
@@ -139,11 +162,45 @@ class Task(ABC):
         """Extra plots, by artifact path."""
         return {}
 
+    def comparison_figures(self, y_true: np.ndarray, predictions: Mapping[str, np.ndarray]) -> dict[str, Any]:
+        """Plots comparing the model (``"model"``) with the :meth:`baselines` on the holdout, by artifact path."""
+        return {}
+
     def data_problems(self, y_train: np.ndarray, y_test: np.ndarray) -> list[str]:
         """Reasons the data is too thin to publish a model (empty when it is enough)."""
         return []
 
+    def fit_state(
+        self, dataset: Dataset, split: TimeSplit, model_predict: Callable[[pd.DataFrame], np.ndarray]
+    ) -> dict[str, Any]:
+        """Extra state learnt after the booster is fitted (default: none).
+
+        ``model_predict`` gives the fitted LightGBM model's calibrated
+        prediction for a frame of input rows. The result must be plain JSON
+        (it is stored in the bundle's metadata and read back as :attr:`state_`);
+        it must not use the holdout's targets (``split.test``).
+        """
+        return {}
+
+    def baselines(
+        self, dataset: Dataset, split: TimeSplit, model_predict: Callable[[pd.DataFrame], np.ndarray]
+    ) -> dict[str, np.ndarray]:
+        """Comparison predictions for the holdout rows (``split.test``, in order), by name (default: none).
+
+        The flow scores each with :meth:`postprocess` and :meth:`evaluate` and
+        logs ``baseline.<name>.<metric>``. :attr:`state_` is already set.
+        """
+        return {}
+
     # ------------------------------------------------------------- scoring
+    def predict(self, frame: pd.DataFrame, model_pred: np.ndarray) -> np.ndarray:
+        """The task's prediction for ``frame`` from the LightGBM model's (default: that one, unchanged)."""
+        return model_pred
+
+    def explained_by_model(self) -> bool:
+        """Whether the booster's SHAP reasons explain :meth:`predict` (default: yes)."""
+        return True
+
     @abstractmethod
     def postprocess(self, pred: np.ndarray, frame: pd.DataFrame) -> pd.DataFrame:
         """Predictions -> the business output (score, grade, tier...), indexed like ``frame``."""

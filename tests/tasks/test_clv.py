@@ -1,0 +1,207 @@
+"""CLV against the generating truth: two models side by side, the better one shipped, tiers, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from scipy.stats import spearmanr
+from typer.testing import CliRunner
+
+import salesml
+from salesml.bgnbd import BetaGeoModel, GammaGammaModel
+from salesml.cli import app
+from salesml.contracts import DataValidationError
+from salesml.tasks.clv import CLV, rfm
+
+
+def true_expected_revenue(crm, frame: pd.DataFrame, months: float = 12.0) -> np.ndarray:
+    """Expected revenue in the next ``months`` from the generator's truth: 0 if churned by the cutoff,
+    else purchase rate x mean spend x expected active months (constant monthly hazard)."""
+    truth = crm.truth["customers"].set_index("customer_id").loc[frame["customer_id"]]
+    churned = truth["churned_at"].to_numpy() <= pd.to_datetime(frame["cutoff"]).to_numpy()
+    hazard = truth["churn_hazard"].to_numpy()
+    active_months = (1.0 - (1.0 - hazard) ** months) / -np.log1p(-hazard)
+    return np.where(churned, 0.0, truth["purchase_rate"].to_numpy() * truth["mean_spend"].to_numpy() * active_months)
+
+
+@pytest.fixture(scope="module")
+def holdout(trained_clv, crm):
+    frame = trained_clv.task.build_dataset(CLV.builtin_tables(crm)).frame
+    return frame.iloc[np.flatnonzero(trained_clv.split.test)]
+
+
+def test_predictions_track_the_true_expected_revenue(trained_clv, crm, holdout):
+    truth = true_expected_revenue(crm, holdout)
+    pred = trained_clv.holdout["expected_revenue"].to_numpy()
+    rho = spearmanr(pred, truth).statistic
+    naive = spearmanr(holdout["revenue_12m"].to_numpy(), truth).statistic
+    assert rho >= 0.88, rho
+    assert rho > naive + 0.03, (rho, naive)
+    assert abs(trained_clv.metrics["test.total_error"]) < 0.1
+
+
+def test_both_models_are_reported_and_the_better_on_validation_ships(trained_clv):
+    m, state = trained_clv.metrics, trained_clv.task.state_
+    for model in ("lightgbm", "bgnbd", "last_period"):
+        for metric in ("mae", "rmse", "spearman", "total_error", "normalized_gini"):
+            assert np.isfinite(m[f"baseline.{model}.{metric}"]), (model, metric)
+    winner = min(("lightgbm", "bgnbd"), key=lambda k: state[f"valid_rmse_{k}"])
+    assert state["winner"] == winner and state["selected_on"] == "validation rmse"
+    loser = "lightgbm" if winner == "bgnbd" else "bgnbd"
+    assert state["valid_rmse_improvement"] == pytest.approx(1 - state[f"valid_rmse_{winner}"] / state[f"valid_rmse_{loser}"])
+    assert m["test.rmse"] == pytest.approx(m[f"baseline.{winner}.rmse"])
+    assert m["valid.rmse"] == pytest.approx(state[f"valid_rmse_{winner}"])
+    # BG/NBD and Gamma-Gamma parameters are plain numbers in the bundle's metadata
+    meta = trained_clv.scorer.bundle.metadata["task_state"]
+    assert set(meta["bgnbd"]["params"]) == {"r", "alpha", "a", "b"} and meta["gamma_gamma"]["params"]["q"] > 1
+    json.dumps(meta)
+
+
+def test_saved_model_predicts_with_the_winner(trained_clv, holdout, tmp_path):
+    loaded = salesml.load_model(trained_clv.save(tmp_path / "clv"))
+    assert loaded.task.state_ == trained_clv.task.state_
+    frame = holdout.head(200)
+    pred = loaded.predict(frame)
+    np.testing.assert_array_equal(pred, trained_clv.scorer.predict(frame))
+    state = loaded.task.state_
+    x, rec, T, money = rfm(frame)
+    bg = BetaGeoModel.from_dict(state["bgnbd"])
+    gg = GammaGammaModel.from_dict(state["gamma_gamma"])
+    bgnbd = bg.expected_purchases(state["horizon_days"], x, rec, T) * gg.expected_spend(x, money)
+    lgbm = np.maximum(loaded.predict_model(frame), 0.0)
+    np.testing.assert_allclose(pred, bgnbd if state["winner"] == "bgnbd" else lgbm)
+    scored = loaded.score(frame)
+    np.testing.assert_allclose(scored["expected_purchases"], bg.expected_purchases(state["horizon_days"], x, rec, T))
+    np.testing.assert_allclose(scored["probability_alive"], bg.probability_alive(x, rec, T))
+    # SHAP reasons explain the LightGBM model only: they are given exactly when it is the one used
+    assert any(c.startswith("reason_") for c in scored.columns) == (state["winner"] == "lightgbm")
+
+
+def test_the_other_model_when_it_wins(trained_clv, holdout):
+    from salesml.artifact import ModelBundle
+    from salesml.scoring import Scorer
+
+    bundle = trained_clv.scorer.bundle
+    flipped = dict(bundle.metadata["task_state"], winner="lightgbm" if trained_clv.task.state_["winner"] == "bgnbd" else "bgnbd")
+    other = Scorer(ModelBundle(bundle.boosters, {**bundle.metadata, "task_state": flipped}))
+    frame = holdout.head(50)
+    if flipped["winner"] == "lightgbm":
+        np.testing.assert_allclose(other.predict(frame), np.maximum(other.predict_model(frame), 0.0))
+        reasons = other.score(frame).filter(like="reason_up_").to_numpy().ravel()
+        assert any(r.startswith(("last ordered", "revenue in the last", "a customer for")) for r in reasons)
+    else:
+        assert not other.score(frame).filter(like="reason_").shape[1]
+
+
+def test_outputs_and_value_tiers(trained_clv, holdout):
+    out = trained_clv.scorer.score(holdout, reasons="none")
+    assert list(out.columns[:5]) == ["customer_id", "expected_revenue", "expected_purchases", "probability_alive", "value_tier"]
+    assert (out["expected_revenue"] >= 0).all() and (out["expected_purchases"] >= 0).all()
+    assert out["probability_alive"].between(0, 1).all()
+    # tier A = the customers who make the top 50% of predicted revenue (thresholds set on the validation cutoff)
+    ordered = out.sort_values("expected_revenue", ascending=False)
+    share_a = ordered.loc[ordered["value_tier"] == "A", "expected_revenue"].sum() / ordered["expected_revenue"].sum()
+    assert 0.35 < share_a < 0.65
+    tiers = ordered["value_tier"].to_numpy()
+    assert (pd.Series(tiers).map({"A": 0, "B": 1, "C": 2, "D": 3}).diff().dropna() >= 0).all()  # monotone in value
+    # a customer's tier does not depend on the batch
+    one = trained_clv.scorer.score(holdout.iloc[[7]], reasons="none")
+    assert one["value_tier"].iloc[0] == out["value_tier"].iloc[7]
+    # the tracked figure: share of actual holdout revenue from predicted tier-A customers
+    assert 0.3 < trained_clv.metrics["test.high_value_revenue_share"] < 0.9
+
+
+def test_bad_input_is_reported_all_at_once(crm):
+    tx = crm.transactions.head(3000).copy()
+    tx.loc[tx.index[:2], "amount"] = -10.0
+    customers = pd.concat([crm.customers.head(5), crm.customers.head(1)])
+    task = CLV(params={"returns": "error"})
+    with pytest.raises(DataValidationError) as err:
+        task.validate({"transactions": tx, "customers": customers})
+    checks = {(p.table, p.check) for p in err.value.problems}
+    assert checks == {("transactions", "non_positive"), ("customers", "field_uniqueness")}
+    assert "set params.returns to 'net'" in str(err.value)
+
+
+def test_horizon_longer_than_the_data_is_stopped(crm):
+    with pytest.raises(DataValidationError, match=r"too short for a training, a validation and a holdout cutoff each followed by a complete 24M window.*Fix: use a shorter horizon"):
+        CLV(params={"horizon": "24M"}).validate(CLV.builtin_tables(crm))
+
+
+def test_params_are_checked():
+    with pytest.raises(ValueError, match="tiers must map each tier, best first, to the cumulative share"):
+        CLV(params={"tiers": {"A": 0.8, "B": 0.5}})
+    with pytest.raises(ValueError, match="The horizon must be a positive length of time such as '12M'"):
+        CLV(params={"horizon": "a year"})
+
+
+runner = CliRunner()
+
+
+@pytest.mark.slow
+def test_train_on_a_users_order_table_then_snapshot_and_score(small_crm, mlflow_store, tmp_path):
+    import mlflow
+
+    # a user's export with its own column names, as CSV files
+    tx = small_crm.transactions.rename(columns={"customer_id": "Client", "order_date": "OrderDate", "amount": "Total"})
+    tx.to_csv(tmp_path / "orders.csv", index=False)
+    small_crm.customers.rename(columns={"customer_id": "Client"}).to_csv(tmp_path / "customers.csv", index=False)
+    cfg = {
+        "task": "clv",
+        "data": {"tables": {"transactions": str(tmp_path / "orders.csv"), "customers": str(tmp_path / "customers.csv")}},
+        "columns": {"id": "Client", "order_date": "OrderDate", "amount": "Total", "signup": "signup_date"},
+        "params": {"horizon": "6M", "n_cutoffs": 4},
+        "tuning": {"trials": 2, "search_space": "lightgbm-small"},
+    }
+    (tmp_path / "clv.yaml").write_text(yaml.safe_dump(cfg))
+    res = runner.invoke(app, ["train", "clv", "--config", str(tmp_path / "clv.yaml")])
+    assert res.exit_code == 0, res.output
+    assert "registered salesml-clv v1 (champion: no champion yet)" in res.output
+    assert "baseline.bgnbd.rmse" in res.output and "baseline.lightgbm.rmse" in res.output
+
+    client = mlflow.MlflowClient()
+    version = client.get_model_version_by_alias("salesml-clv", "champion")
+    run = client.get_run(version.run_id)
+    assert run.data.params["state.winner"] in ("lightgbm", "bgnbd")
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
+    assert {"plots/clv_deciles.png", "plots/clv_deciles_compared.png", "plots/shap_summary.png"} <= artifacts
+    state = json.loads(open(mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="task_state.json")).read())
+    assert state["winner"] == run.data.params["state.winner"]
+    # no customer id anywhere in params or the logged input example
+    ids = set(small_crm.customers["customer_id"])
+    assert not ids & set(run.data.params.values())
+    model_dir = mlflow.artifacts.download_artifacts(artifact_uri="models:/salesml-clv@champion", dst_path=str(tmp_path / "m"))
+    example = open(f"{model_dir}/input_example.json").read()
+    assert "example-0001" in example and not any(i in example for i in ids)
+
+    res = runner.invoke(app, ["snapshot", "--model", "models:/salesml-clv@champion", "--transactions", str(tmp_path / "orders.csv"),
+                              "--customers", str(tmp_path / "customers.csv"), "--output", str(tmp_path / "today.parquet")])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["score", "--model", "models:/salesml-clv@champion", "--input", str(tmp_path / "today.parquet"),
+                              "--output", str(tmp_path / "scores.csv"), "--reasons", "none"])
+    assert res.exit_code == 0, res.output
+    scores = pd.read_csv(tmp_path / "scores.csv")
+    assert len(scores) == small_crm.customers["customer_id"].nunique()
+    assert scores["Client"].is_unique and scores["value_tier"].isin(["A", "B", "C", "D"]).all()
+
+
+@pytest.mark.slow
+def test_a_prepared_customer_table_trains_too(small_crm):
+    from salesml import snapshots
+
+    # one row per customer and snapshot date with ready features and a label column, as subscription businesses keep
+    cuts = pd.date_range("2023-01-01", "2025-01-01", freq="3MS")
+    prepared = snapshots.build(small_crm.transactions, cutoffs=cuts, horizon="12M", customers=small_crm.customers)
+    prepared = prepared.rename(columns={"target_revenue": "revenue_next_12m", "cutoff": "as_of"}).drop(columns=["target_orders", "target_previous_revenue"])
+    result = salesml.train(
+        {"task": "clv", "columns": {"time": "as_of", "label": "revenue_next_12m"}, "params": {"horizon": "12M"}},
+        tables={"prepared": prepared}, tracker=salesml.NullTracker(),
+    )
+    assert result.split.test_start == pd.Timestamp("2025-01-01") and result.split.valid_start == pd.Timestamp("2024-01-01")
+    assert result.task.state_["winner"] in ("lightgbm", "bgnbd") and "bgnbd" in result.task.state_
+    with pytest.raises(ValueError, match="A prepared table needs its label column named: set columns.label"):
+        CLV().validate({"prepared": prepared})
