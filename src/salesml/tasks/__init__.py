@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from salesml.tasks.base import Dataset, Task, TaskColumns, TaskParams
+from salesml.tasks.forecasting import Forecasting
 from salesml.tasks.lead_scoring import LeadScoring
 
 __all__ = ["TASKS", "get_task", "Task", "Dataset", "TaskColumns", "TaskParams"]
 
 TASKS: dict[str, type[Task]] = {
     LeadScoring.name: LeadScoring,
+    Forecasting.name: Forecasting,
 }
 
 
