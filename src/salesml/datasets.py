@@ -1079,7 +1079,7 @@ def make_sales(
       including next year's plan) with per-product lift (:data:`SALES_PROMO_LIFT`)
       and a dip after each promotion (demand pulled forward).
     * ``price_effect(t) = price(t) ** elasticity``: planned list-price changes
-      (+2% to +6% in some Januaries) per product, known in advance.
+      (most years one change of -5% to +12% per product), known in advance.
 
     Observed ``sales = expected * exp(N(0, noise) - noise^2 / 2)`` (``noise``: 0.05
     monthly, 0.10 weekly, more for small series). ``expense = 5% of level + 10%
@@ -1250,12 +1250,18 @@ def _sales_discounts(crm: CRMData | None, dates: pd.DatetimeIndex, freq: str, rn
 
 
 def _sales_prices(dates: pd.DatetimeIndex, rng: np.random.Generator) -> np.ndarray:
-    """Planned list-price index per (product, period): +2% to +6% in some Januaries."""
-    years = np.unique(dates.year.to_numpy())
-    steps = np.where(rng.random((len(PRODUCTS), len(years))) < 0.6, rng.uniform(0.02, 0.06, (len(PRODUCTS), len(years))), 0.0)
-    steps[:, 0] = 0.0
-    index = np.cumprod(1.0 + steps, axis=1)
-    return index[:, np.searchsorted(years, dates.year.to_numpy())]
+    """Planned list-price index per (product, period): most years one change (-5% to +12%) in a random month."""
+    month = ((dates.year - dates.year[0]) * 12 + dates.month - 1).to_numpy()
+    n_months = int(month.max()) + 1
+    changes = np.zeros((len(PRODUCTS), n_months))
+    for year in range(0, n_months, 12):
+        happens = rng.random(len(PRODUCTS)) < 0.7
+        when = year + rng.integers(0, 12, len(PRODUCTS))
+        size = rng.uniform(-0.05, 0.12, len(PRODUCTS))
+        for p in np.flatnonzero(happens & (when < n_months) & (when > 0)):
+            changes[p, when[p]] = size[p]
+    index = np.cumprod(1.0 + changes, axis=1)
+    return index[:, month]
 
 
 __all__ += ["make_sales", "SALES_PROMO_LIFT", "SALES_PROMO_DIP", "SALES_SEASON_AMPLITUDE", "SALES_PRICE_ELASTICITY"]

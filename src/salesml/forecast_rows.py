@@ -29,8 +29,9 @@ Column names (``<y>`` is the target's name, e.g. ``sales``):
 ``zero_share``, ``negative_share``  share of zero / negative periods in the last season
 ``history_periods``             periods of history up to the origin
 ``target_month`` (``target_week``)  calendar of the target period
-``<k>``, ``<k>_previous``, ``<k>_last_year``  known covariate in the target period,
-                                the period before it, and a year before it
+``<k>``, ``<k>_previous``,      known covariate in the target period, the period
+``<k>_last_year``,              before it, a year before it, and the change
+``<k>_vs_last_year``            against a year before (a difference)
 ``<p>_at_origin``, ``<p>_relative``  past-only covariate at the origin, and
                                 relative to its mean over the last season
 ==============================  =====================================================
@@ -40,6 +41,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -77,7 +79,7 @@ def feature_columns(spec: RowSpec, keys: Sequence[str]) -> list[str]:
     names += ["zero_share", "negative_share", "history_periods", "target_month"]
     names += ["target_week"] if spec.weekly else []
     for k in spec.known:
-        names += [k, f"{k}_previous", f"{k}_last_year"]
+        names += [k, f"{k}_previous", f"{k}_last_year", f"{k}_vs_last_year"]
     for p in spec.past:
         names += [f"{p}_at_origin", f"{p}_relative"]
     return names
@@ -130,8 +132,13 @@ def build_rows(
     c_zero, c_neg = cum((obs & (y0 == 0)).astype(float)), cum((y0 < 0).astype(float))
     past_cum = {p: (cum(np.nan_to_num(v)), cum((~np.isnan(v)).astype(float))) for p, v in panel.past.items() if p in spec.past}
 
-    frames, targets, refused = [], [], []
+    parts: dict[str, list[np.ndarray]] = {}
+    targets, refused = [], []
     keys_frame = panel.series
+
+    def add(name: str, values: np.ndarray) -> None:
+        parts.setdefault(name, []).append(values)
+
     for o in origins:
         o = int(o)
         end = np.full((S, 1), o)
@@ -176,51 +183,56 @@ def build_rows(
             t = o + h
             if with_target and t > panel.origin:
                 continue
-            cols: dict[str, np.ndarray] = {}
-            tgt = np.full((S, 1), t)
-            if spec.weekly:
-                around = np.stack([_take(Y, tgt - m + d)[:, 0] for d in (-1, 0, 1)], axis=1)
-                with np.errstate(invalid="ignore"):
-                    ly = np.nanmean(np.where(np.isnan(around).all(axis=1, keepdims=True), 0.0, around), axis=1)
-                ly = np.where(np.isnan(around).all(axis=1), np.nan, ly)
-            else:
-                ly = _take(Y, tgt - m)[:, 0]
-            cols[f"{spec.target}_last_year"] = ly / level
-            cols[f"{spec.target}_two_years_ago"] = _take(Y, tgt - 2 * m)[:, 0] / level
-            for k in spec.known:
-                arr = panel.known[k]
-                cols[k] = _take(arr, tgt)[:, 0]
-                cols[f"{k}_previous"] = _take(arr, tgt - 1)[:, 0]
-                cols[f"{k}_last_year"] = _take(arr, tgt - m)[:, 0]
             if with_target:
-                y_t = _take(Y, tgt)[:, 0]
+                y_t = _take(Y, np.full((S, 1), t))[:, 0]
                 keep = sel[~np.isnan(y_t[sel])]
             else:
                 keep = sel
             if len(keep) == 0:
                 continue
-            period = panel.periods[t] if t < T else pd.date_range(panel.periods[-1], periods=t - T + 2, freq=_alias(panel))[-1]
-            part = {
-                "series": keys_frame["series"].to_numpy()[keep],
-                **{c: keys_frame[c].to_numpy()[keep] for c in [*panel.keys, *spec.static] if c != "series"},
-                "origin": np.full(len(keep), panel.periods[o].to_datetime64()),
-                "period": np.full(len(keep), pd.Timestamp(period).to_datetime64()),
-                "h": np.full(len(keep), h, dtype=np.int64),
-                "target_month": np.full(len(keep), float(pd.Timestamp(period).month)),
-            }
+            tgt = np.full((len(keep), 1), t)
+            Yk = Y[keep]
             if spec.weekly:
-                part["target_week"] = np.full(len(keep), float(pd.Timestamp(period).isocalendar().week))
+                around = np.stack([_take(Yk, tgt - m + d)[:, 0] for d in (-1, 0, 1)], axis=1)
+                seen = ~np.isnan(around)
+                ly = np.where(seen.any(axis=1), np.nansum(around, axis=1) / np.maximum(seen.sum(axis=1), 1), np.nan)
+            else:
+                ly = _take(Yk, tgt - m)[:, 0]
+            lk = level[keep]
+            period = panel.periods[t] if t < T else pd.date_range(panel.periods[-1], periods=t - T + 2, freq=_alias(panel))[-1]
+            period = pd.Timestamp(period)
+            n = len(keep)
+            add("_s", keep)
+            add("origin", np.full(n, panel.periods[o].to_datetime64()))
+            add("period", np.full(n, period.to_datetime64()))
+            add("h", np.full(n, h, dtype=np.int64))
+            add("target_month", np.full(n, float(period.month)))
+            if spec.weekly:
+                add("target_week", np.full(n, float(period.isocalendar().week)))
             for name, arr in per_origin.items():
-                part[name] = arr[keep]
-            for name, arr in cols.items():
-                part[name] = arr[keep]
-            frames.append(pd.DataFrame(part))
+                add(name, arr[keep])
+            add(f"{spec.target}_last_year", ly / lk)
+            add(f"{spec.target}_two_years_ago", _take(Yk, tgt - 2 * m)[:, 0] / lk)
+            for k in spec.known:
+                arr = panel.known[k][keep]
+                now, ago = _take(arr, tgt)[:, 0], _take(arr, tgt - m)[:, 0]
+                add(k, now)
+                add(f"{k}_previous", _take(arr, tgt - 1)[:, 0])
+                add(f"{k}_last_year", ago)
+                add(f"{k}_vs_last_year", now - ago)
             if with_target:
-                targets.append(y_t[keep] / level[keep])
+                targets.append(y_t[keep] / lk)
 
-    columns = ["series", *[c for c in [*panel.keys, *spec.static] if c != "series"], "origin", "period", *feature_columns(spec, panel.keys)]
-    if frames:
-        frame = pd.concat(frames, ignore_index=True)
+    ids = [c for c in [*panel.keys, *spec.static] if c != "series"]
+    columns = ["series", *ids, "origin", "period", *feature_columns(spec, panel.keys)]
+    if parts:
+        idx = np.concatenate(parts.pop("_s"))
+        data: dict[str, Any] = {"series": keys_frame["series"].take(idx).reset_index(drop=True)}
+        for c in ids:
+            data[c] = keys_frame[c].take(idx).reset_index(drop=True)
+        for name, arrays in parts.items():
+            data[name] = np.concatenate(arrays)
+        frame = pd.DataFrame(data)
         frame = frame[[c for c in columns if c in frame.columns]]
         for c in ("origin", "period"):
             frame[c] = frame[c].astype("datetime64[ns]")

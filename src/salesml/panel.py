@@ -189,8 +189,11 @@ def build_panel(
     work = pd.DataFrame({"series": series_names(table, keys).to_numpy(), "period": period.to_numpy(), "y": y.to_numpy(dtype=float)})
     for c in [*known, *past]:
         work[f"k::{c}"] = pd.to_numeric(table[c], errors="coerce").to_numpy(dtype=float)
-    agg = {"y": lambda s: s.sum(min_count=1), **{c: "mean" for c in work.columns if c.startswith("k::")}}
-    grouped = work.groupby(["series", "period"], sort=True).agg(agg)
+    by = work.groupby(["series", "period"], sort=True)
+    grouped = by[["y"]].sum(min_count=1)
+    covariates = [c for c in work.columns if c.startswith("k::")]
+    if covariates:
+        grouped = grouped.join(by[covariates].mean())
     combined = len(work) - len(grouped)
     observed = grouped["y"].notna()
     if not observed.any():

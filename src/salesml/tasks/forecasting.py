@@ -137,8 +137,8 @@ class Forecasting(Task):
     tables = ("sales",)
     objective = "regression"
     eval_metric = "l1"
-    primary_metric = "accuracy"
-    greater_is_better = True
+    primary_metric = "wape"  # minimised like the early-stopping l1, so Optuna's direction agrees; accuracy = 1 - WAPE
+    greater_is_better = False
     calibration = "identity"
     default_search_space = "lightgbm"
     Columns = ForecastColumns
@@ -302,10 +302,11 @@ class Forecasting(Task):
                 "lasting, declare it under params.breaks so the model learns from the new level only.",
                 len(shifts), shown, f" +{len(shifts) - 5} more" if len(shifts) > 5 else "",
             )
-        frame, target, refused = build_rows(panel, self.spec(), self._training_origins(panel), with_target=True)
-        short = refused[refused["origin"] == refused["origin"].max()] if len(refused) else refused
+        origins = self._training_origins(panel)
+        frame, target, refused = build_rows(panel, self.spec(), origins, with_target=True)
+        short = refused[refused["origin"] == panel.periods[origins[-1]]] if len(origins) else refused
         if len(short):
-            logger.warning("%d series lack history at the last origin and are not forecast: %s", len(short),
+            logger.warning("%d series lack history at the last training origin and are not learnt from there: %s", len(short),
                            "; ".join(f"{r.series}: {r.reason}" for r in short.head(5).itertuples()))
         if len(frame) == 0:
             raise ValueError("No series has enough history to learn from: lower params.min_history or provide more history.")
@@ -475,6 +476,7 @@ class Forecasting(Task):
             t[k] = f"{k} in the forecast period is {{value}}"
             t[f"{k}_previous"] = f"{k} in the period before is {{value}}"
             t[f"{k}_last_year"] = f"{k} a year before the forecast period was {{value}}"
+            t[f"{k}_vs_last_year"] = f"{k} is {{value}} higher than a year before"
         for p in self.columns.past:
             t[f"{p}_at_origin"] = f"{p} now is {{value}}"
             t[f"{p}_relative"] = f"{p} now is {{value}}x its recent average"
