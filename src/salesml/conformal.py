@@ -7,7 +7,10 @@ with ``q_lo`` the ``(1 - L) / 2`` and ``q_hi`` the ``(1 + L) / 2`` quantile,
 each taken one order statistic further out (the split-conformal finite-sample
 correction: rank ``ceil((n + 1) p)``). Signed quantiles keep a skewed or biased
 error honest on each side. Steps with fewer than ``min_per_step`` residuals
-share the quantiles of all steps pooled.
+(default 40, the fewest for which a 95% bound is not simply the largest error
+seen) share the quantiles of all steps pooled. With fewer than ``2 / (1 - L) - 1``
+residuals in all, the level-``L`` interval is the range of the errors seen (so
+the 80% and 95% intervals coincide below 19 residuals).
 
 Residuals may be in any unit; the forecasting task uses errors relative to
 each series' recent level, so one table serves series of every size.
@@ -36,9 +39,9 @@ def interval_columns(level: float) -> tuple[str, str]:
 def _order_stat(sorted_values: np.ndarray, p: float, upper: bool) -> float:
     n = len(sorted_values)
     if upper:
-        rank = int(np.ceil((n + 1) * p))  # 1-based
+        rank = int(np.ceil((n + 1) * p - 1e-9))  # 1-based; the tolerance absorbs float error in 1 - level
         return float(sorted_values[min(rank, n) - 1])
-    rank = int(np.floor((n + 1) * p))
+    rank = int(np.floor((n + 1) * p + 1e-9))
     return float(sorted_values[max(rank, 1) - 1])
 
 
@@ -57,7 +60,7 @@ class ConformalIntervals:
         steps: np.ndarray,
         levels: Sequence[float] = (0.8, 0.95),
         *,
-        min_per_step: int = 20,
+        min_per_step: int = 40,
     ) -> ConformalIntervals:
         residuals = np.asarray(residuals, dtype=float)
         steps = np.asarray(steps)

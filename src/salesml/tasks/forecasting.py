@@ -412,7 +412,7 @@ class Forecasting(Task):
             for name, by in hierarchy_levels(keys, self.params.levels):
                 agg = aggregate(work, by, ["actual", "forecast", "recent_level"], ["origin", "h"])
                 resid = (agg["actual"] - agg["forecast"]) / agg["recent_level"]
-                intervals[name] = ConformalIntervals.fit(resid.to_numpy(), agg["h"].to_numpy(), levels, min_per_step=10)
+                intervals[name] = ConformalIntervals.fit(resid.to_numpy(), agg["h"].to_numpy(), levels)
         self.intervals_ = intervals
         return {"intervals": {k: v.to_dict() for k, v in intervals.items()}}
 
