@@ -180,8 +180,9 @@ def forecast_cmd(
         result = forecast(scorer, history, horizon=horizon, reasons=reasons.value)
     write_table_atomic(result, output)
     bottom = result[result["level"] == "series"]
-    done = bottom.loc[bottom["status"] == "ok", bottom.columns[1]].nunique()
-    refused = bottom.loc[bottom["status"] != "ok", bottom.columns[1]].nunique()
+    name = scorer.task.columns.id
+    done = bottom.loc[bottom["status"] == "ok", name].nunique()
+    refused = bottom.loc[bottom["status"] != "ok", name].nunique()
     console.print(f"forecast {done:,} series ({refused:,} not forecast, see the status column) -> {output}")
     lo, hi = (result.columns[result.columns.str.startswith(p)][0] for p in ("lower_", "upper_"))
     for _, row in result[result["level"] == "total"].iterrows():

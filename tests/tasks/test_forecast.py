@@ -291,3 +291,10 @@ def test_bad_sales_tables_are_reported_in_one_go(data):
         Forecasting(columns={"static": ["h"]}).validate({"sales": clash})
     with pytest.raises(ValueError, match="Forecasting needs a 'sales' table. Got tables: \\['leads'\\]."):
         Forecasting().validate({"leads": sales})
+
+
+def test_the_series_column_can_be_renamed(data):
+    result = train(data[0], columns={"id": "series_name"})
+    out = forecast(result.scorer, data[0], reasons="none")
+    assert "series_name" in out.columns and "series" not in out.columns
+    assert "north/core" in set(bottom(out)["series_name"])

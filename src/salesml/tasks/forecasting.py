@@ -4,7 +4,11 @@ One global LightGBM model over every series forecasts the whole horizon
 directly (one row per series, forecast origin and step; see
 :mod:`salesml.forecast_rows`), trained and tuned by the shared flow with
 ``time = origin``. The split is purged: a training row's *target* period is
-before the validation slice, and a validation row's before the holdout.
+before the validation slice, and a validation row's before the holdout. The
+validation slice spans several origins and every step, so early stopping and
+Optuna both minimise the error over a multi-origin window (the l1 error
+relative to each series' level); the rolling-origin backtest
+(:mod:`salesml.backtest`) then reports accuracy against the baselines.
 
 Output per series and future period: the point forecast, conformal intervals
 (default 80% and 95%; :mod:`salesml.conformal`, fitted on the validation
@@ -44,7 +48,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from salesml.conformal import ConformalIntervals, interval_columns
 from salesml.contracts import ColumnRule, DataValidationError, Problem, parse_datetime, validate_table
-from salesml.forecast_rows import ID_COLUMNS, RowSpec, build_rows, feature_columns
+from salesml.forecast_rows import RowSpec, build_rows, feature_columns
 from salesml.metrics import coverage, forecast_metrics, wape
 from salesml.panel import FREQUENCIES, Panel, build_panel, level_shifts, period_start, sales_from_transactions, series_names
 from salesml.reconcile import BOTTOM, aggregate, bottom_up, hierarchy_levels
@@ -60,7 +64,7 @@ class ForecastColumns(TaskColumns):
     """Columns of the sales table.
 
     ``id`` names the series column of the output (built from ``keys`` as
-    ``north/core`` unless the table has it); ``label`` is the target (``sales``,
+    ``north/core``); ``label`` is the target (``sales``,
     or ``expense`` for a sales-expense model). ``known`` covariates are known in
     advance (planned promotions, list prices, holidays) and must be given for the
     forecast periods; ``past`` covariates are only known up to the origin;
@@ -232,7 +236,9 @@ class Forecasting(Task):
 
     def _name_clashes(self, sales: pd.DataFrame) -> list[Problem]:
         c = self.columns
-        generated = (set(feature_columns(self.spec(), c.keys)) | set(ID_COLUMNS) | {c.id}) - set(c.known)
+        generated = (set(feature_columns(self.spec(), c.keys)) | {"origin", "period"}) - set(c.known)
+        if len(c.keys) != 1:  # a lone key may itself be the series column; with several, the name is taken
+            generated |= {c.id, "series"}
         clash = sorted({*c.keys, *c.static, *c.past} & generated)
         return [
             Problem("sales", name, "name_clash", f"the name '{name}' is used by a generated forecasting column",
