@@ -1,6 +1,6 @@
 """salesml: machine-learning pipelines for sales teams.
 
-Lead scoring, CLV and churn (and, as it lands, forecasting), each trained,
+Lead scoring, CLV, churn and sales forecasting, each trained,
 tuned (Optuna), tracked (MLflow) and explained (SHAP) by one shared flow::
 
     import salesml
@@ -20,12 +20,13 @@ from importlib.metadata import PackageNotFoundError, version
 from salesml.artifact import IntegrityError
 from salesml.config import ConfigError, ExperimentConfig, load_config
 from salesml.contracts import DataValidationError
-from salesml.datasets import CRMData, load_crm, make_crm, make_leads
+from salesml.datasets import CRMData, load_crm, make_crm, make_leads, make_sales
 from salesml.features import MissingColumnsError, TabularEncoder
 from salesml.flow import TrainResult, train
 from salesml import segments, snapshots
 from salesml.scoring import Scorer, load_model
 from salesml.tasks import TASKS, get_task
+from salesml.tasks.forecasting import forecast
 from salesml.tracking import MLflowTracker, NullTracker
 
 try:
@@ -56,4 +57,6 @@ __all__ = [
     "IntegrityError",
     "ConfigError",
     "__version__",
+    "make_sales",
+    "forecast",
 ]

@@ -233,5 +233,43 @@ def demo(
     console.print(f"See runs, plots and registered models with:\n  mlflow ui --backend-store-uri {report.tracking_uri}")
 
 
+@app.command("forecast")
+def forecast_cmd(
+    output: Path = typer.Option(..., "--output", help="Where to write the forecasts (.csv or .parquet)."),
+    model: str = typer.Option("models:/salesml-forecast@champion", "--model", help="A forecast model: models:/..., runs:/... or a folder."),
+    input: str = typer.Option(
+        "builtin", "--input",
+        help="Sales history (CSV/Parquet) in the training layout, plus rows after the last sales that carry the "
+        "planned known-in-advance covariates; 'builtin' (default): the built-in data.",
+    ),
+    horizon: int = typer.Option(None, "--horizon", help="Periods ahead, at most the model's horizon (default: all of it)."),
+    reasons: ReasonsMode = typer.Option(ReasonsMode.top, "--reasons", help="top: 3 up / 3 down drivers per series forecast; none."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the built-in data (with --input builtin)."),
+) -> None:
+    """Forecast every series and level (bottom-up totals) with intervals; the output is written atomically."""
+    from salesml.scoring import load_model
+    from salesml.sources import read_table, write_table_atomic
+    from salesml.tasks.forecasting import Forecasting, forecast
+
+    scorer = load_model(model)
+    if input == "builtin":
+        from salesml.datasets import SIZES, make_crm
+
+        history = Forecasting.builtin_tables(make_crm(SIZES["small"], random_state=seed))["sales"]
+    else:
+        history = read_table(Path(input))
+    with console.status(f"Forecasting from {len(history):,} rows..."):
+        result = forecast(scorer, history, horizon=horizon, reasons=reasons.value)
+    write_table_atomic(result, output)
+    bottom = result[result["level"] == "series"]
+    name = scorer.task.columns.id
+    done = bottom.loc[bottom["status"] == "ok", name].nunique()
+    refused = bottom.loc[bottom["status"] != "ok", name].nunique()
+    console.print(f"forecast {done:,} series ({refused:,} not forecast, see the status column) -> {output}")
+    lo, hi = (result.columns[result.columns.str.startswith(p)][0] for p in ("lower_", "upper_"))
+    for _, row in result[result["level"] == "total"].iterrows():
+        console.print(f"  total {str(row['period'])[:10]}: {row['forecast']:,.0f} ({lo[6:]}% interval {row[lo]:,.0f} to {row[hi]:,.0f})")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -34,7 +34,7 @@ from salesml.scoring import Scorer
 from salesml.sources import load_tables
 from salesml.split import TimeSplit
 from salesml.tasks import Task, get_task
-from salesml.tasks.base import Dataset, SplitSettings
+from salesml.tasks.base import BacktestReport, Dataset, SplitSettings
 from salesml.tracking import MLflowTracker, NullTracker, Tracker
 
 logger = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ class TrainResult:
     version: str | None = None
     decision: GateDecision | None = None
     not_registered_because: list[str] = field(default_factory=list)
+    backtest: BacktestReport | None = None
 
     def save(self, directory: str | Path) -> Path:
         """Write the model bundle to a local folder (e.g. ``models/lead-scoring``)."""
@@ -126,10 +127,10 @@ def train(
                 "plots/tuning_history.png",
             )
         booster = _fit(task, X, dataset, split, encoder, params, cfg.random_state)
-        calibrator = Calibrator.fit(
-            booster.predict(_rows(X, split.valid).to_numpy(np.float64), raw_score=True),
-            dataset.target[split.valid],
-            method=task.calibration,
+        valid_raw = booster.predict(_rows(X, split.valid).to_numpy(np.float64), raw_score=True)
+        calibrator = Calibrator.fit(valid_raw, dataset.target[split.valid], method=task.calibration)
+        post_state = task.fit_postprocess(
+            dataset.target[split.valid], calibrator.transform(valid_raw), _rows(dataset.frame, split.valid)
         )
         bundle = ModelBundle(
             boosters={"model": booster},
@@ -142,6 +143,7 @@ def train(
                 "random_state": cfg.random_state,
                 "trained_through": str(dataset.time[split.train | split.valid].max()),
                 "versions": dict(library_versions()),
+                **({"postprocess_state": post_state} if post_state else {}),
             },
         )
         scorer = Scorer(bundle)
@@ -164,8 +166,16 @@ def train(
             base_out = task.postprocess(base_pred, test_frame)
             metrics.update({f"baseline.{name}.{k}": v for k, v in task.evaluate(y_test, base_pred, base_out).items()})
         metrics["model.n_trees"] = float(booster.num_trees())
+        backtest = task.backtest(tables, dataset, _refitter(task, dataset, params, cfg.random_state))
+        if backtest is not None:
+            metrics.update(backtest.metrics)
         bundle.metadata["metrics"] = metrics
         tracker.log_metrics(metrics)
+        if backtest is not None:
+            for path, table in backtest.tables.items():
+                tracker.log_table(table, path)
+            for path, figure in backtest.figures.items():
+                tracker.log_figure(figure, path)
 
         for path, figure in task.figures(y_test, pred, output).items():
             tracker.log_figure(figure, path)
@@ -177,6 +187,7 @@ def train(
         key = test_frame[[task.columns.id]] if task.columns.id in test_frame.columns else None
         holdout = pd.concat([key, output, pd.Series(y_test, index=output.index, name="actual")], axis=1)
         result = TrainResult(task, scorer, metrics, split, holdout, params, importance, study, run_id)
+        result.backtest = backtest
 
         with tempfile.TemporaryDirectory(prefix="salesml-bundle-") as tmp:
             bundle_dir = write_bundle(bundle, Path(tmp) / "bundle")
@@ -266,6 +277,24 @@ def _fit(task: Task, X: pd.DataFrame, ds: Dataset, split: TimeSplit, encoder: Ta
         random_state=seed,
         callbacks=callbacks,
     )
+
+
+def _refitter(task: Task, dataset: Dataset, params: Mapping[str, Any], seed: int):
+    """The flow's fit on other rows, for :meth:`Task.backtest` (a fresh encoder, booster and calibration)."""
+
+    def fit_predict(train: np.ndarray, valid: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        encoder = task.make_encoder().fit(_rows(dataset.frame, train))
+        used = train | valid | rows
+        X = encoder.transform(_rows(dataset.frame, used))
+        split = TimeSplit(train[used], valid[used], rows[used], pd.NaT, pd.NaT)
+        sub = Dataset(X, dataset.target[used], dataset.time[used], dataset.key[used])
+        booster = _fit(task, X, sub, split, encoder, params, seed)
+        valid_raw = booster.predict(_rows(X, split.valid).to_numpy(np.float64), raw_score=True)
+        calibrator = Calibrator.fit(valid_raw, sub.target[split.valid], method=task.calibration)
+        rows_raw = booster.predict(_rows(X, split.test).to_numpy(np.float64), raw_score=True)
+        return calibrator.transform(valid_raw), calibrator.transform(rows_raw)
+
+    return fit_predict
 
 
 def _tune(cfg, task, X, dataset, split, encoder, tracker, callbacks):

@@ -113,3 +113,54 @@ def normalized_gini(y_true: np.ndarray, pred: np.ndarray) -> float:
     if y_true.sum() <= 0:
         return float("nan")
     return _gini(y_true, pred) / _gini(y_true, y_true)
+
+
+def wape(actual: np.ndarray, forecast: np.ndarray) -> float:
+    """Weighted absolute percentage error: sum |forecast - actual| / sum |actual| (accuracy = 1 - WAPE)."""
+    actual = np.asarray(actual, dtype=float)
+    forecast = np.asarray(forecast, dtype=float)
+    denom = np.abs(actual).sum()
+    return float(np.abs(forecast - actual).sum() / denom) if denom > 0 else float("nan")
+
+
+def forecast_metrics(actual: np.ndarray, forecast: np.ndarray) -> dict[str, float]:
+    """WAPE, accuracy (1 - WAPE), bias (sum of errors / sum |actual|), sMAPE and MAE of forecasts."""
+    actual = np.asarray(actual, dtype=float)
+    forecast = np.asarray(forecast, dtype=float)
+    denom = np.abs(actual).sum()
+    scale = np.abs(actual) + np.abs(forecast)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        smape = np.where(scale > 0, 2.0 * np.abs(forecast - actual) / scale, 0.0)
+    w = wape(actual, forecast)
+    return {
+        "wape": w,
+        "accuracy": 1.0 - w,
+        "bias": float((forecast - actual).sum() / denom) if denom > 0 else float("nan"),
+        "smape": float(smape.mean()) if len(actual) else float("nan"),
+        "mae": float(np.abs(forecast - actual).mean()) if len(actual) else float("nan"),
+    }
+
+
+def mase(actual: np.ndarray, forecast: np.ndarray, naive_mae: np.ndarray, series: np.ndarray) -> float:
+    """Mean absolute scaled error: each series' MAE over its in-sample seasonal-naive MAE, averaged over series.
+
+    Series whose in-sample naive error is 0 (constant history) are left out.
+    """
+    _, code = np.unique(np.asarray(series, dtype=object).astype(str), return_inverse=True)
+    errors = np.abs(np.asarray(forecast, float) - np.asarray(actual, float))
+    count = np.bincount(code)
+    per_series = np.bincount(code, weights=errors) / count
+    denom = np.zeros(len(count))
+    denom[code] = np.asarray(naive_mae, dtype=float)
+    ok = denom > 0
+    return float(np.mean(per_series[ok] / denom[ok])) if ok.any() else float("nan")
+
+
+def coverage(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
+    """Share of actual values inside [lower, upper]."""
+    actual = np.asarray(actual, dtype=float)
+    inside = (actual >= np.asarray(lower, dtype=float)) & (actual <= np.asarray(upper, dtype=float))
+    return float(inside.mean()) if len(actual) else float("nan")
+
+
+__all__ += ["wape", "forecast_metrics", "mase", "coverage"]

@@ -207,3 +207,37 @@ def value_risk_plot(value: np.ndarray, risk: np.ndarray, *, value_cut: float, ri
     ax.set_title("Customers by value and churn risk")
     fig.tight_layout()
     return fig
+def forecast_plot(history: Any, forecasts: Any, *, baselines: Any = (), intervals: Any = (0.8, 0.95), title: str = "Backtest at the top level"):
+    """Actual history and each window's forecast with its intervals (and the baselines, dashed).
+
+    ``history`` is a Series indexed by period; ``forecasts`` has ``window``,
+    ``period``, ``actual``, ``forecast``, the baseline columns and
+    ``lower_<pct>``/``upper_<pct>`` columns.
+    """
+    from salesml.conformal import interval_columns
+
+    fig, ax = _figure(9.0, 4.5)
+    start = forecasts["period"].min() - (forecasts["period"].max() - forecasts["period"].min())
+    shown = history[history.index >= start]
+    ax.plot(shown.index, shown.to_numpy(), color="black", lw=1.5, label="actual")
+    shades = sorted(intervals, reverse=True)
+    for i, (window, g) in enumerate(forecasts.groupby("window", sort=True)):
+        g = g.sort_values("period")
+        for j, level in enumerate(shades):
+            lo, hi = interval_columns(level)
+            if lo in g.columns:
+                ax.fill_between(g["period"], g[lo], g[hi], color="tab:blue", alpha=0.12 + 0.12 * j,
+                                label=f"{level:.0%} interval" if i == 0 else None)
+        ax.plot(g["period"], g["forecast"], color="tab:blue", marker="o", ms=3, label="model" if i == 0 else None)
+        for k, name in enumerate(baselines):
+            ax.plot(g["period"], g[name], ls="--", lw=1, color=f"C{k + 1}", label=name.replace("_", " ") if i == 0 else None)
+    ax.set_xlabel("period")
+    ax.set_ylabel("value")
+    ax.set_title(title)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return fig
+
+
+__all__ += ["forecast_plot"]

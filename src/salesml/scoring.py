@@ -48,6 +48,7 @@ class Scorer:
         self.metadata = meta
         self.task = get_task(meta["task"])(columns=meta["columns"], params=meta["params"])
         self.task.state_ = dict(meta.get("task_state") or {})
+        self.task.load_postprocess_state(meta.get("postprocess_state", {}))
         self.encoder = TabularEncoder.from_dict(meta["encoder"])
         self.calibrator = Calibrator.from_dict(meta["calibration"])
         self.booster = bundle.boosters["model"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from salesml.tasks.base import Dataset, Task, TaskColumns, TaskParams
+from salesml.tasks.forecasting import Forecasting
 from salesml.tasks.lead_scoring import LeadScoring
 from salesml.tasks.clv import CLV
 from salesml.tasks.churn import Churn
@@ -13,6 +14,7 @@ TASKS: dict[str, type[Task]] = {
     LeadScoring.name: LeadScoring,
     CLV.name: CLV,
     Churn.name: Churn,
+    Forecasting.name: Forecasting,
 }
 
 

@@ -10,7 +10,11 @@ forecasting:
   search space (class attributes),
 * its metrics and primary metric (:meth:`Task.evaluate`), extra plots
   (:meth:`Task.figures`) and data-sufficiency rules (:meth:`Task.data_problems`),
-* how predictions become the business output (:meth:`Task.postprocess`).
+* how predictions become the business output (:meth:`Task.postprocess`),
+  optionally with state learnt on the validation rows
+  (:meth:`Task.fit_postprocess`, e.g. interval widths),
+* optionally, an extra evaluation such as a rolling-origin backtest
+  (:meth:`Task.backtest`).
 
 Optional hooks, whose defaults leave a task's model exactly the fitted
 LightGBM model (lead scoring uses none of them):
@@ -36,7 +40,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -46,7 +50,7 @@ from pydantic import BaseModel, ConfigDict
 from salesml.features import TabularEncoder
 from salesml.split import TimeSplit, time_split
 
-__all__ = ["Task", "Dataset", "TaskColumns", "TaskParams", "SplitSettings"]
+__all__ = ["Task", "Dataset", "TaskColumns", "TaskParams", "SplitSettings", "BacktestReport", "FitPredict"]
 
 
 class _Strict(BaseModel):
@@ -85,6 +89,21 @@ class Dataset:
     target: np.ndarray
     time: pd.Series
     key: pd.Series
+
+
+#: ``fit_predict(train, valid, rows)``: the flow's fit (encoder, booster, calibration, same
+#: parameters and seed) on the ``train`` rows of the dataset, early-stopped on ``valid``;
+#: returns its predictions for the ``valid`` rows and for the ``rows`` rows (boolean masks).
+FitPredict = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass
+class BacktestReport:
+    """What :meth:`Task.backtest` hands the flow to log: metrics, tables and figures by artifact path."""
+
+    metrics: dict[str, float] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    figures: dict[str, Any] = field(default_factory=dict)
 
 
 class Task(ABC):
@@ -191,6 +210,12 @@ class Task(ABC):
         logs ``baseline.<name>.<metric>``. :attr:`state_` is already set.
         """
         return {}
+    def backtest(self, tables: Mapping[str, pd.DataFrame], dataset: Dataset, fit_predict: FitPredict) -> BacktestReport | None:
+        """An extra evaluation beside the holdout, e.g. rolling-origin windows refitted with ``fit_predict``.
+
+        Default: none. Its metrics are logged with the holdout's (and kept in the model's metadata).
+        """
+        return None
 
     # ------------------------------------------------------------- scoring
     def predict(self, frame: pd.DataFrame, model_pred: np.ndarray) -> np.ndarray:
@@ -204,6 +229,18 @@ class Task(ABC):
     @abstractmethod
     def postprocess(self, pred: np.ndarray, frame: pd.DataFrame) -> pd.DataFrame:
         """Predictions -> the business output (score, grade, tier...), indexed like ``frame``."""
+
+    def fit_postprocess(self, y_valid: np.ndarray, pred_valid: np.ndarray, frame_valid: pd.DataFrame) -> dict[str, Any]:
+        """Learn what :meth:`postprocess` needs from the validation rows (e.g. interval widths).
+
+        Keeps it on the task and returns it as JSON-ready state, which the model
+        bundle stores (``postprocess_state``) and :meth:`load_postprocess_state`
+        restores. Default: nothing to learn.
+        """
+        return {}
+
+    def load_postprocess_state(self, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`fit_postprocess` learnt (the scorer calls this on load)."""
 
     def reason_templates(self) -> Mapping[str, Any]:
         return getattr(self.params, "reason_templates", {}) or {}

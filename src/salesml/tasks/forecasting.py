@@ -1,0 +1,580 @@
+"""Sales forecasting: how much will each region / product sell over the next 3 months?
+
+One global LightGBM model over every series forecasts the whole horizon
+directly (one row per series, forecast origin and step; see
+:mod:`salesml.forecast_rows`), trained and tuned by the shared flow with
+``time = origin``. The split is purged: a training row's *target* period is
+before the validation slice, and a validation row's before the holdout. The
+validation slice spans several origins and every step, so early stopping and
+Optuna both minimise the error over a multi-origin window (the l1 error
+relative to each series' level); the rolling-origin backtest
+(:mod:`salesml.backtest`) then reports accuracy against the baselines.
+
+Output per series and future period: the point forecast, conformal intervals
+(default 80% and 95%; :mod:`salesml.conformal`, fitted on the validation
+errors relative to each series' recent level), the recent level and the value
+a year earlier. :func:`forecast` adds every upper level of the hierarchy as
+bottom-up sums (:mod:`salesml.reconcile`), each with its own interval.
+
+Hard cases:
+
+* **short series** (fewer than ``min_history`` periods at the origin) and
+  **cold starts** (no history before the origin) are refused per series, with
+  the reason, in the output and in the training log; their rows are not learnt from;
+* **intermittent series** (many zeros) are forecast by the same model, with
+  the share of zero periods as a feature; the level falls back to the whole
+  history's mean, then to 1, when the last season is all zero;
+* **negative values** (returns) are allowed: levels use absolute values, and
+  forecasts are clipped at 0 only for series with no negative value in their last season;
+* **structural breaks**: declare them (``params.breaks``) to drop the history
+  before the break; sharp recent level shifts that are not declared are
+  reported as a warning (:func:`salesml.panel.level_shifts`);
+* **many series**: features are vectorised over series; when
+  series x origins x steps exceed ``max_rows``, training origins are thinned
+  evenly (the latest is always kept) and the statistical baselines run on a
+  sample of ``baseline_max_series`` series.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from salesml.conformal import ConformalIntervals, interval_columns
+from salesml.contracts import ColumnRule, DataValidationError, Problem, parse_datetime, validate_table
+from salesml.forecast_rows import RowSpec, build_rows, feature_columns
+from salesml.metrics import coverage, forecast_metrics, wape
+from salesml.panel import FREQUENCIES, Panel, build_panel, level_shifts, period_start, sales_from_transactions, series_names
+from salesml.reconcile import BOTTOM, aggregate, bottom_up, hierarchy_levels
+from salesml.split import TimeSplit, time_split
+from salesml.tasks.base import BacktestReport, Dataset, FitPredict, SplitSettings, Task, TaskColumns, TaskParams
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Forecasting", "ForecastColumns", "ForecastParams", "Break", "forecast"]
+
+
+class ForecastColumns(TaskColumns):
+    """Columns of the sales table.
+
+    ``id`` names the series column of the output (built from ``keys`` as
+    ``north/core``); ``label`` is the target (``sales``,
+    or ``expense`` for a sales-expense model). ``known`` covariates are known in
+    advance (planned promotions, list prices, holidays) and must be given for the
+    forecast periods; ``past`` covariates are only known up to the origin;
+    ``static`` are per-series attributes. With ``params.input: transactions``
+    the table holds order lines and ``amount`` is summed per period.
+    """
+
+    id: str = "series"
+    time: str = "date"
+    label: str | None = "sales"
+    keys: list[str] = ["region", "product"]
+    known: list[str] = ["discount", "price"]
+    past: list[str] = ["pipeline"]
+    static: list[str] = []
+    amount: str = "amount"
+
+
+class Break(BaseModel):
+    """A declared structural break: matching series forget their history before ``date``."""
+
+    model_config = ConfigDict(extra="forbid")
+    date: str
+    where: dict[str, str] = {}
+
+
+class ForecastParams(TaskParams):
+    freq: Literal["M", "W"] = "M"
+    horizon: int | None = None  # steps; default 3 months or 13 weeks
+    input: Literal["sales", "transactions"] = "sales"
+    fill: Literal["zero", "previous"] = "zero"
+    min_history: int | None = None  # periods at the origin; default 2 x horizon
+    n_lags: int | None = None  # default 6 (monthly) / 8 (weekly)
+    windows: list[int] | None = None  # rolling means; default [3, 6] / [4, 13, 26]
+    max_rows: int = 2_000_000
+    intervals: list[float] = [0.8, 0.95]
+    levels: list[list[str]] | None = None  # hierarchy levels; default total + each key
+    backtest_windows: int = 4
+    backtest_step: int | None = None  # default: the horizon
+    backtest_valid_periods: int | None = None  # default: max(2 x horizon, half a season)
+    baselines: list[str] = ["seasonal_naive", "ets", "theta"]
+    baseline_max_series: int = 500
+    breaks: list[Break] = []
+    break_threshold: float = 0.5
+    min_train_rows: int = 200
+
+    @field_validator("horizon", "min_history", "n_lags", "backtest_step", "backtest_valid_periods")
+    @classmethod
+    def _positive(cls, v: int | None) -> int | None:
+        if v is not None and v < 1:
+            raise ValueError(f"must be a positive number of periods. Got {v} instead.")
+        return v
+
+    @field_validator("backtest_windows")
+    @classmethod
+    def _windows(cls, v: int) -> int:
+        if v < 0:
+            raise ValueError(f"backtest_windows must be 0 (no backtest) or a positive int. Got {v} instead.")
+        return v
+
+    @field_validator("intervals")
+    @classmethod
+    def _levels(cls, v: list[float]) -> list[float]:
+        bad = [x for x in v if not 0 < x < 1]
+        if bad:
+            raise ValueError(f"interval levels must be between 0 and 1, e.g. [0.8, 0.95]. Got {bad}.")
+        return sorted(set(v))
+
+
+class Forecasting(Task):
+    """Global LightGBM direct multi-step forecasts with conformal intervals, backtests and bottom-up totals."""
+
+    name = "forecast"
+    title = "Sales forecasting"
+    tables = ("sales",)
+    objective = "regression"
+    eval_metric = "l1"
+    primary_metric = "wape"  # minimised like the early-stopping l1, so Optuna's direction agrees; accuracy = 1 - WAPE
+    greater_is_better = False
+    calibration = "identity"
+    default_search_space = "lightgbm"
+    Columns = ForecastColumns
+    Params = ForecastParams
+    columns: ForecastColumns
+    params: ForecastParams
+
+    # ------------------------------------------------------------ settings
+    @property
+    def season(self) -> int:
+        return FREQUENCIES[self.params.freq][2]
+
+    @property
+    def horizon(self) -> int:
+        return self.params.horizon or (3 if self.params.freq == "M" else 13)
+
+    @property
+    def target(self) -> str:
+        return str(self.columns.label)
+
+    def spec(self) -> RowSpec:
+        p, weekly = self.params, self.params.freq == "W"
+        return RowSpec(
+            horizon=self.horizon,
+            season=self.season,
+            n_lags=p.n_lags or (8 if weekly else 6),
+            windows=tuple(p.windows or ([4, 13, 26] if weekly else [3, 6])),
+            min_history=p.min_history or 2 * self.horizon,
+            target=self.target,
+            known=tuple(self.columns.known),
+            past=tuple(self.columns.past),
+            static=tuple(self.columns.static),
+            weekly=weekly,
+        )
+
+    # ------------------------------------------------------------ training
+    @classmethod
+    def builtin_tables(cls, crm: Any) -> dict[str, pd.DataFrame]:
+        from salesml.datasets import make_sales
+
+        sales, _ = make_sales(crm)
+        return {"sales": sales}
+
+    @classmethod
+    def builtin_scoring_input(cls, crm: Any, random_state: int = 0) -> pd.DataFrame:
+        """The rows to forecast the next horizon from the end of the built-in history."""
+        task = cls()
+        frame, _, _ = task.forecast_rows(task.make_panel(cls.builtin_tables(crm)))
+        return frame
+
+    def summary(self, metrics: Mapping[str, float], scored: pd.DataFrame | None) -> dict[str, Any]:
+        out: dict[str, Any] = {"holdout accuracy (1 - WAPE)": round(metrics["test.accuracy"], 3)}
+        if "backtest.accuracy" in metrics:
+            out["backtest accuracy"] = round(metrics["backtest.accuracy"], 3)
+            for name in self.params.baselines:
+                if f"backtest.{name}.accuracy" in metrics:
+                    out[f"  vs {name.replace('_', ' ')}"] = round(metrics[f"backtest.{name}.accuracy"], 3)
+            for lv in self.params.intervals:
+                key = f"backtest.coverage_{interval_columns(lv)[0].split('_', 1)[1]}"
+                if key in metrics:
+                    out[f"{lv:.0%} interval coverage"] = round(metrics[key], 3)
+        if scored is not None and len(scored):
+            total = scored.groupby("period")["forecast"].sum()
+            out["next periods, total"] = {str(pd.Timestamp(k).date()): round(float(v)) for k, v in total.items()}
+        return out
+
+    def _rules(self) -> list[ColumnRule]:
+        c = self.columns
+        if self.params.input == "transactions":
+            return [
+                ColumnRule(c.time, "datetime", nullable=False, role="order date column"),
+                ColumnRule(c.amount, "number", nullable=False, role="amount column"),
+                *[ColumnRule(k, "any", nullable=False, role="series key") for k in c.keys],
+            ]
+        return [
+            ColumnRule(c.time, "datetime", nullable=False, role="time column"),
+            ColumnRule(self.target, "number", nullable=True, role="target column"),
+            *[ColumnRule(k, "any", nullable=False, role="series key") for k in c.keys],
+            *[ColumnRule(k, "number", nullable=True, role="known-in-advance covariate") for k in c.known],
+            *[ColumnRule(k, "number", nullable=True, role="past-only covariate") for k in c.past],
+            *[ColumnRule(k, "any", nullable=True, role="series attribute") for k in c.static],
+        ]
+
+    def validate(self, tables: Mapping[str, pd.DataFrame]) -> None:
+        if "sales" not in tables:
+            raise ValueError(f"Forecasting needs a 'sales' table. Got tables: {sorted(tables)}.")
+        checks = [self._name_clashes]
+        if self.params.input == "sales":
+            checks += [self._duplicates, self._has_history]
+        validate_table(tables["sales"], table="sales", rules=self._rules(), extra_checks=checks)
+
+    def _name_clashes(self, sales: pd.DataFrame) -> list[Problem]:
+        c = self.columns
+        generated = (set(feature_columns(self.spec(), c.keys)) | {"origin", "period"}) - set(c.known)
+        if len(c.keys) != 1:  # a lone key may itself be the series column; with several, the name is taken
+            generated |= {c.id, "series"}
+        clash = sorted({*c.keys, *c.static, *c.past} & generated)
+        return [
+            Problem("sales", name, "name_clash", f"the name '{name}' is used by a generated forecasting column",
+                    "rename the column in your table, or map another name in the experiment YAML")
+            for name in clash
+        ]
+
+    def _duplicates(self, sales: pd.DataFrame) -> list[Problem]:
+        c = self.columns
+        cols = [c.time, *c.keys]
+        if any(x not in sales.columns for x in cols) or not len(sales):
+            return []
+        dup = sales.duplicated(cols, keep=False)
+        if not dup.any():
+            return []
+        idx = sales.index[dup.to_numpy()]
+        names = series_names(sales.loc[idx], c.keys)
+        keys = tuple(f"{n} @ {d}" for n, d in zip(names[:5], sales.loc[idx[:5], c.time]))
+        return [Problem("sales", c.time, "duplicate_rows", "the same series and date appear more than once",
+                        "keep one row per series and date (sum or drop the duplicates in the export)", keys, int(dup.sum()))]
+
+    def _has_history(self, sales: pd.DataFrame) -> list[Problem]:
+        c = self.columns
+        if c.time not in sales.columns or self.target not in sales.columns or not len(sales):
+            return []
+        observed = pd.to_numeric(sales[self.target], errors="coerce").notna()
+        periods = period_start(sales.loc[observed, c.time], self.params.freq).dropna().nunique()
+        need = self.spec().min_history + self.horizon + 2
+        if periods < need:
+            return [Problem("sales", self.target, "too_short",
+                            f"the table covers {periods} {'months' if self.params.freq == 'M' else 'weeks'} with sales; "
+                            f"at least {need} are needed (history of {self.spec().min_history} + horizon of {self.horizon} + 2)",
+                            "provide a longer history, or lower params.min_history / params.horizon")]
+        return []
+
+    def make_panel(self, tables: Mapping[str, pd.DataFrame]) -> Panel:
+        """The sales table (or transactions, aggregated) on a regular calendar."""
+        c, p = self.columns, self.params
+        sales = tables["sales"]
+        known, past = list(c.known), list(c.past)
+        if p.input == "transactions":
+            sales = sales_from_transactions(sales, freq=p.freq, date=c.time, amount=c.amount, keys=c.keys, target=self.target)
+            sales = sales.rename(columns={"date": c.time})
+            known, past = [], [x for x in past if x in sales.columns]
+        return build_panel(
+            sales, time=c.time, target=self.target, keys=c.keys, known=known, past=past, static=c.static,
+            freq=p.freq, fill=p.fill, breaks=[b.model_dump() for b in p.breaks],
+        )
+
+    def _training_origins(self, panel: Panel) -> np.ndarray:
+        spec = self.spec()
+        start = max(int(panel.first.min()) + spec.min_history - 1, 0)
+        origins = np.arange(start, panel.origin)
+        per_origin = panel.n_series * spec.horizon
+        stride = max(1, math.ceil(len(origins) * per_origin / self.params.max_rows))
+        if stride > 1:
+            logger.info("%d series: training on every %d-th origin to stay under %d rows", panel.n_series, stride, self.params.max_rows)
+        return origins[::-1][::stride][::-1]
+
+    def build_dataset(self, tables: Mapping[str, pd.DataFrame]) -> Dataset:
+        panel = self.make_panel(tables)
+        shifts = level_shifts(panel, threshold=self.params.break_threshold)
+        if len(shifts):
+            shown = ", ".join(f"{r.series} ({r.recent_vs_last_year:.2f}x last year, {r.before_vs_last_year:.2f}x before)" for r in shifts.head(5).itertuples())
+            logger.warning(
+                "%d series changed level sharply against last year, possible structural breaks: %s%s. If a change is "
+                "lasting, declare it under params.breaks so the model learns from the new level only.",
+                len(shifts), shown, f" +{len(shifts) - 5} more" if len(shifts) > 5 else "",
+            )
+        origins = self._training_origins(panel)
+        frame, target, refused = build_rows(panel, self.spec(), origins, with_target=True)
+        short = refused[refused["origin"] == panel.periods[origins[-1]]] if len(origins) else refused
+        if len(short):
+            logger.warning("%d series lack history at the last training origin and are not learnt from there: %s", len(short),
+                           "; ".join(f"{r.series}: {r.reason}" for r in short.head(5).itertuples()))
+        if len(frame) == 0:
+            raise ValueError("No series has enough history to learn from: lower params.min_history or provide more history.")
+        frame = frame.rename(columns={"series": self.columns.id}) if self.columns.id != "series" else frame
+        return Dataset(frame=frame, target=target, time=frame["origin"], key=frame[self.columns.id])
+
+    def make_encoder(self):
+        from salesml.features import TabularEncoder
+
+        c = self.columns
+        exclude = [c.id, "series", "origin", "period", *c.exclude]
+        return TabularEncoder(time_column=None, exclude=exclude, allow_personal=c.allow_personal)
+
+    def split(self, dataset: Dataset, settings: SplitSettings) -> TimeSplit:
+        """Time-ordered on the origin, purged so that no training target reaches into the validation slice
+        and no validation target into the holdout."""
+        base = time_split(dataset.time, test_fraction=settings.test_fraction, valid_fraction=settings.valid_fraction)
+        period = parse_datetime(dataset.frame["period"]).to_numpy()
+        train = base.train & (period < np.datetime64(base.valid_start))
+        valid = base.valid & (period < np.datetime64(base.test_start))
+        for side, mask in (("training", train), ("validation", valid)):
+            if not mask.any():
+                raise ValueError(f"The purged time split left the {side} set empty: provide a longer history.")
+        return TimeSplit(train, valid, base.test, base.valid_start, base.test_start)
+
+    def evaluate(self, y_true: np.ndarray, pred: np.ndarray, output: pd.DataFrame) -> dict[str, float]:
+        actual = np.asarray(y_true, dtype=float) * output["recent_level"].to_numpy()
+        f = output["forecast"].to_numpy()
+        out = forecast_metrics(actual, f)
+        for lv in self.params.intervals:
+            lo, hi = interval_columns(lv)
+            out[f"coverage_{lo.split('_', 1)[1]}"] = coverage(actual, output[lo], output[hi])
+        naive = output["same_period_last_year"].to_numpy()
+        ok = ~np.isnan(naive)
+        if ok.any():
+            out["seasonal_naive.wape"] = wape(actual[ok], naive[ok])
+            out["wape_ratio.seasonal_naive"] = wape(actual[ok], f[ok]) / out["seasonal_naive.wape"]
+        frame = output.assign(actual=actual)
+        keys = [k for k in self.columns.keys if k in frame.columns]
+        if len(keys) == len(self.columns.keys) and "origin" in frame.columns:
+            for name, by in hierarchy_levels(keys, self.params.levels):
+                agg = aggregate(frame, by, ["actual", "forecast"], ["origin", "h"])
+                out[f"{name}.wape"] = wape(agg["actual"], agg["forecast"])
+        return out
+
+    def figures(self, y_true: np.ndarray, pred: np.ndarray, output: pd.DataFrame) -> dict[str, Any]:
+        from salesml.plots import forecast_plot
+
+        if "period" not in output.columns:
+            return {}
+        actual = np.asarray(y_true, dtype=float) * output["recent_level"].to_numpy()
+        frame = output.assign(actual=actual)
+        last = frame["origin"].max()
+        fc = frame[frame["origin"] == last].groupby("period")[["forecast", "actual"]].sum().reset_index()
+        fc["window"] = 1
+        history = frame[frame["h"] == 1].groupby("period")["actual"].sum()
+        return {"plots/holdout_forecast_vs_actual.png": forecast_plot(history, fc, intervals=(), title="Holdout: total, last origin")}
+
+    def data_problems(self, y_train: np.ndarray, y_test: np.ndarray) -> list[str]:
+        problems = []
+        if len(y_train) < self.params.min_train_rows:
+            problems.append(f"the training set has {len(y_train)} rows (series x origins x steps); at least {self.params.min_train_rows} are needed")
+        if len(y_test) < self.horizon:
+            problems.append(f"the holdout has {len(y_test)} rows; at least one full horizon ({self.horizon}) is needed")
+        return problems
+
+    def backtest(self, tables: Mapping[str, pd.DataFrame], dataset: Dataset, fit_predict: FitPredict) -> BacktestReport | None:
+        if self.params.backtest_windows == 0:
+            return None
+        from salesml.backtest import rolling_origin
+
+        p = self.params
+        frame = dataset.frame.rename(columns={self.columns.id: "series"}) if self.columns.id != "series" else dataset.frame
+        data = Dataset(frame, dataset.target, dataset.time, dataset.key)
+        return rolling_origin(
+            self, self.make_panel(tables), data, fit_predict,
+            windows=p.backtest_windows,
+            step=p.backtest_step or self.horizon,
+            valid_periods=p.backtest_valid_periods or max(2 * self.horizon, self.season // 2),
+            baselines=p.baselines,
+            max_series=p.baseline_max_series,
+        )
+
+    # ------------------------------------------------------------- scoring
+    def _point(self, pred: np.ndarray, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        level = frame["recent_level"].to_numpy(dtype=float)
+        nonneg = np.nan_to_num(frame["negative_share"].to_numpy(dtype=float), nan=0.0) == 0 if "negative_share" in frame.columns else np.ones(len(frame), bool)
+        forecast = np.asarray(pred, dtype=float) * level
+        return np.where(nonneg, np.maximum(forecast, 0.0), forecast), level, nonneg
+
+    def fit_postprocess(self, y_valid: np.ndarray, pred_valid: np.ndarray, frame_valid: pd.DataFrame) -> dict[str, Any]:
+        """Conformal intervals from the validation errors: per series (relative to its level) and per upper level."""
+        levels = self.params.intervals
+        forecast, level, _ = self._point(pred_valid, frame_valid)
+        rel = np.asarray(y_valid, dtype=float) - forecast / level
+        h = frame_valid["h"].to_numpy()
+        intervals = {BOTTOM: ConformalIntervals.fit(rel, h, levels)}
+        keys = [k for k in self.columns.keys if k in frame_valid.columns]
+        if len(keys) == len(self.columns.keys) and "origin" in frame_valid.columns:
+            work = frame_valid[[*keys, "origin", "h"]].assign(
+                actual=np.asarray(y_valid, dtype=float) * level, forecast=forecast, recent_level=level
+            )
+            for name, by in hierarchy_levels(keys, self.params.levels):
+                agg = aggregate(work, by, ["actual", "forecast", "recent_level"], ["origin", "h"])
+                resid = (agg["actual"] - agg["forecast"]) / agg["recent_level"]
+                intervals[name] = ConformalIntervals.fit(resid.to_numpy(), agg["h"].to_numpy(), levels)
+        self.intervals_ = intervals
+        return {"intervals": {k: v.to_dict() for k, v in intervals.items()}}
+
+    def load_postprocess_state(self, state: Mapping[str, Any]) -> None:
+        self.intervals_ = {k: ConformalIntervals.from_dict(v) for k, v in state.get("intervals", {}).items()}
+
+    def level_intervals(self, level_name: str, forecast: np.ndarray, level_sum: np.ndarray, h: np.ndarray, nonnegative: np.ndarray) -> dict[str, np.ndarray]:
+        """Interval columns for rows of one hierarchy level (their own conformal widths, scaled by the summed level)."""
+        fitted = getattr(self, "intervals_", {}).get(level_name)
+        out = {}
+        for lv in self.params.intervals:
+            lo_col, hi_col = interval_columns(lv)
+            if fitted is None:
+                out[lo_col] = out[hi_col] = np.full(len(forecast), np.nan)
+                continue
+            lo, hi = fitted.offsets(h, lv)
+            lower, upper = forecast + lo * level_sum, forecast + hi * level_sum
+            out[lo_col] = np.where(nonnegative, np.maximum(lower, 0.0), lower)
+            out[hi_col] = np.where(nonnegative, np.maximum(upper, 0.0), upper)
+        return out
+
+    def postprocess(self, pred: np.ndarray, frame: pd.DataFrame) -> pd.DataFrame:
+        forecast, level, nonneg = self._point(pred, frame)
+        h = frame["h"].to_numpy()
+        out: dict[str, Any] = {c: frame[c].to_numpy() for c in [*self.columns.keys, "origin", "period"] if c in frame.columns}
+        out["h"] = h
+        out["forecast"] = forecast
+        out.update(self.level_intervals(BOTTOM, forecast, level, h, nonneg))
+        out["recent_level"] = level
+        last_year = f"{self.target}_last_year"
+        out["same_period_last_year"] = frame[last_year].to_numpy(dtype=float) * level if last_year in frame.columns else np.nan
+        return pd.DataFrame(out, index=frame.index)
+
+    def forecast_rows(self, panel: Panel, horizon: int | None = None) -> tuple[pd.DataFrame, np.ndarray | None, pd.DataFrame]:
+        """Rows to forecast the next ``horizon`` periods from the panel's origin."""
+        H = horizon or self.horizon
+        frame, _, refused = build_rows(panel.extend(H), self.spec(), [panel.origin], with_target=False, steps=range(1, H + 1))
+        if self.columns.id != "series":
+            frame = frame.rename(columns={"series": self.columns.id})
+        return frame, None, refused
+
+    def reason_templates(self) -> Mapping[str, Any]:
+        y = self.target
+        t: dict[str, Any] = {
+            "h": "{value} period(s) ahead",
+            "recent_level": f"recent {y} level is {{value}}",
+            f"{y}_lag_1": f"{y} in the last period was {{value}}x the recent level",
+            f"{y}_last_year": f"{y} in the same period last year was {{value}}x the recent level",
+            f"{y}_two_years_ago": f"{y} in the same period two years ago was {{value}}x the recent level",
+            f"{y}_growth": f"{y} over the last year was {{value}}x the year before",
+            f"{y}_volatility": f"{y} varies by {{value}}x the level from period to period",
+            "target_month": "forecast month is {value}",
+            "target_week": "forecast week is {value}",
+            "zero_share": "share of periods without sales is {value}",
+        }
+        for j in range(2, self.spec().n_lags + 1):
+            t[f"{y}_lag_{j}"] = f"{y} {j} periods back was {{value}}x the recent level"
+        for w in self.spec().windows:
+            t[f"{y}_mean_{w}"] = f"{y} over the last {w} periods averaged {{value}}x the recent level"
+        for k in self.columns.known:
+            t[k] = f"{k} in the forecast period is {{value}}"
+            t[f"{k}_previous"] = f"{k} in the period before is {{value}}"
+            t[f"{k}_last_year"] = f"{k} a year before the forecast period was {{value}}"
+            t[f"{k}_vs_last_year"] = f"{k} is {{value}} higher than a year before"
+        for p in self.columns.past:
+            t[f"{p}_at_origin"] = f"{p} now is {{value}}"
+            t[f"{p}_relative"] = f"{p} now is {{value}}x its recent average"
+        return t
+
+
+def forecast(
+    model: Any,
+    sales: pd.DataFrame,
+    *,
+    horizon: int | None = None,
+    reasons: Literal["top", "none"] = "top",
+) -> pd.DataFrame:
+    """Forecast the next ``horizon`` periods after the end of ``sales`` with a trained forecast model.
+
+    ``model`` is a :class:`~salesml.scoring.Scorer` or anything
+    :func:`salesml.load_model` accepts. ``sales`` is the history in the
+    training table's layout; the known-in-advance covariates of the forecast
+    periods come from rows dated after the last sales (their target left empty).
+
+    Returns one row per level, series and period: ``level`` (``total``, each
+    upper level, ``series``), ``series``, the keys, ``origin``, ``period``,
+    ``h``, ``forecast``, the interval columns, ``status`` (``ok`` or why a
+    series was not forecast) and, for bottom series, the top reasons. Upper
+    levels are bottom-up sums, so they add up exactly.
+    """
+    from salesml.scoring import Scorer, load_model
+
+    scorer = model if isinstance(model, Scorer) else load_model(model)
+    task = scorer.task
+    if not isinstance(task, Forecasting):
+        raise ValueError(f"This is a {task.name!r} model; forecasts need a model trained with task 'forecast'.")
+    H = horizon or task.horizon
+    if not 1 <= H <= task.horizon:
+        raise ValueError(
+            f"The model forecasts 1 to {task.horizon} periods ahead. Got horizon={horizon} instead; "
+            f"retrain with params.horizon: {horizon} for a longer horizon."
+        )
+    tables = {"sales": sales}
+    task.validate(tables)
+    panel = task.make_panel(tables).extend(H)
+    if task.params.input == "sales":
+        missing = panel.missing_plan(H)
+        if len(missing):
+            periods = panel.future_periods(H)
+            problems = [
+                Problem("sales", col, "missing_plan",
+                        f"the known-in-advance covariate has no value for some of the {H} periods after the last sales "
+                        f"({periods[0].date()} to {periods[-1].date()})",
+                        f"add rows dated {periods[0].date()} to {periods[-1].date()} with the planned {col} and an empty {task.target}",
+                        tuple(g["series"].head(5)), len(g))
+                for col, g in missing.groupby("column", sort=True)
+            ]
+            raise DataValidationError(problems)
+    frame, _, refused = task.forecast_rows(panel, H)
+    c = task.columns
+    periods = panel.future_periods(H)
+    if len(frame):
+        scored = scorer.score(frame, reasons=reasons)
+        bottom = scored.drop(columns=[c.id]).assign(series=frame[c.id].to_numpy())
+    else:
+        bottom = pd.DataFrame(columns=["series", *c.keys, "origin", "period", "h", "forecast", "recent_level", "negative_share"])
+    bottom["status"] = "ok"
+    bottom["nonnegative"] = (np.nan_to_num(frame["negative_share"].to_numpy(dtype=float)) == 0).astype(float) if len(frame) else []
+    level_cols = [col for lv in task.params.intervals for col in interval_columns(lv)]
+    stacked = bottom_up(
+        bottom.assign(children=1.0), keys=c.keys, values=["forecast", "recent_level", "nonnegative", "children"],
+        at=["origin", "period", "h"], levels=task.params.levels,
+    )
+    upper = stacked[stacked["level"] != BOTTOM].copy()
+    for name, _ in hierarchy_levels(c.keys, task.params.levels):
+        rows = (upper["level"] == name).to_numpy()
+        sub = upper[rows]
+        cols = task.level_intervals(name, sub["forecast"].to_numpy(), sub["recent_level"].to_numpy(), sub["h"].to_numpy(),
+                                    (sub["nonnegative"] >= sub["children"]).to_numpy())
+        for col, arr in cols.items():
+            upper.loc[rows, col] = arr
+    upper["status"] = "ok" if not len(refused) else f"ok; excludes {refused['series'].nunique()} series not forecast"
+    upper = upper.drop(columns=["recent_level", "nonnegative", "children"])
+    bottom = bottom.drop(columns=["nonnegative"]).assign(level=BOTTOM)
+    parts = [upper, bottom]
+    if len(refused):
+        info = panel.series.set_index("series")
+        rows = []
+        for r in refused.itertuples():
+            for h, period in enumerate(periods, start=1):
+                rows.append({"level": BOTTOM, "series": r.series, **{k: info.at[r.series, k] for k in c.keys},
+                             "origin": panel.origin_date, "period": period, "h": h, "forecast": np.nan,
+                             "status": f"not forecast: {r.reason}"})
+        parts.append(pd.DataFrame(rows))
+    out = pd.concat([p for p in parts if len(p)], ignore_index=True)
+    first = ["level", "series", *c.keys, "origin", "period", "h", "forecast", *level_cols, "status"]
+    rest = [col for col in out.columns if col not in first and col not in ("recent_level",)]
+    out = out[[*first, *[col for col in rest if col != "same_period_last_year"]]]
+    return out.rename(columns={"series": c.id}) if c.id != "series" else out
