@@ -83,6 +83,9 @@ class Task(ABC):
     greater_is_better: ClassVar[bool] = True
     calibration: ClassVar[str] = "identity"
     default_search_space: ClassVar[str] = "lightgbm"
+    #: The boolean output column of :meth:`postprocess` that marks rows needing action
+    #: (lead scoring: ``follow_up``). Scoring with ``reasons="flagged"`` explains only these rows.
+    flag_column: ClassVar[str | None] = None
     Columns: ClassVar[type[TaskColumns]] = TaskColumns
     Params: ClassVar[type[TaskParams]] = TaskParams
 
@@ -147,6 +150,12 @@ class Task(ABC):
     @abstractmethod
     def postprocess(self, pred: np.ndarray, frame: pd.DataFrame) -> pd.DataFrame:
         """Predictions -> the business output (score, grade, tier...), indexed like ``frame``."""
+
+    @property
+    def rowwise(self) -> bool:
+        """Whether :meth:`postprocess` treats each row on its own (so chunked scoring gives the same
+        output as scoring everything at once). False when an output depends on the whole batch."""
+        return True
 
     def reason_templates(self) -> Mapping[str, Any]:
         return getattr(self.params, "reason_templates", {}) or {}
