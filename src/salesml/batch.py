@@ -523,6 +523,9 @@ def score_batch(
     except BaseException:
         sink.abort()
         raise
+    finally:
+        if getattr(source, "connection", None) is not None:
+            source.connection = None  # it was the sink's, now closed
     logger.info("batch scoring done: %s", BatchResult(manifest).summary())
     return BatchResult(manifest)
 

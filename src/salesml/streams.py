@@ -336,8 +336,13 @@ def _quote(dialect: Any, name: str) -> str:
 def _engine(url: str):
     """A SQLAlchemy engine; SQLite gets real transactions around DDL (pysqlite defers BEGIN otherwise)."""
     from sqlalchemy import create_engine, event
+    from sqlalchemy.engine import make_url
 
-    engine = create_engine(url)
+    parsed = make_url(url)
+    kwargs: dict[str, Any] = {}
+    if parsed.get_backend_name() == "postgresql" and "application_name" not in parsed.query:
+        kwargs["connect_args"] = {"application_name": "salesml-batch"}  # visible to DBAs in pg_stat_activity
+    engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")
