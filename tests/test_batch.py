@@ -135,8 +135,8 @@ def test_planted_faults_are_each_rejected_once_with_the_right_reason(scorer, pla
 
 def test_rerun_gives_byte_identical_outputs(scorer, planted, tmp_path):
     path = planted[0]
-    first = score_batch(scorer, path, tmp_path / "a" / "scores.parquet", as_of=AS_OF, reasons="top", chunk_size=3_000)
-    second = score_batch(scorer, path, tmp_path / "b" / "scores.parquet", as_of=AS_OF, reasons="top", chunk_size=3_000)
+    first = score_batch(scorer, path, tmp_path / "a" / "scores.parquet", as_of=AS_OF, reasons="flagged", chunk_size=3_000)
+    second = score_batch(scorer, path, tmp_path / "b" / "scores.parquet", as_of=AS_OF, reasons="flagged", chunk_size=3_000)
     for name in ("scores.parquet", "scores.rejects.parquet"):
         assert sha(tmp_path / "a" / name) == sha(tmp_path / "b" / name)
     a, b = dict(first.manifest), dict(second.manifest)
@@ -288,3 +288,83 @@ def test_bad_options_are_refused(scorer, tmp_path):
         score_batch(scorer, tmp_path / "x.csv", tmp_path / "y.csv", max_reject_rate=5)
     with pytest.raises(ValueError, match="reasons must be one of top, flagged, all, none. Got 'some' instead"):
         score_batch(scorer, tmp_path / "x.csv", tmp_path / "y.csv", reasons="some")
+
+
+def _state(out_dir):
+    files = {p.name: sha(p) for p in out_dir.iterdir() if not p.name.startswith(".")}
+    manifest = json.loads((out_dir / "scores.manifest.json").read_text()) if "scores.manifest.json" in files else None
+    return files, manifest
+
+
+def test_a_job_killed_at_random_points_never_leaves_a_partial_output(trained, fresh, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    model = trained.save(tmp_path / "model")
+    inp = tmp_path / "in.parquet"
+    fresh.to_parquet(inp, index=False)
+    out_dir = tmp_path / "out"
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
+
+    def command(reasons: str, target) -> list[str]:
+        return [sys.executable, "-m", "salesml.cli", "score", "--model", str(model), "--input", str(inp),
+                "--output", str(target), "--as-of", AS_OF, "--chunk-size", "1000", "--reasons", reasons]
+
+    # Yesterday's complete output, and what tonight's complete output looks like (same code in-process).
+    for reasons, where in (("none", out_dir), ("flagged", tmp_path / "ref")):
+        score_batch(model, inp, where / "scores.parquet", as_of=AS_OF, chunk_size=1000, reasons=reasons)
+    old, _ = _state(out_dir)
+    new, _ = _state(tmp_path / "ref")
+    assert old["scores.parquet"] != new["scores.parquet"]
+    data_files = ("scores.parquet", "scores.rejects.parquet")
+
+    rng = np.random.default_rng(0)
+    final_size = (tmp_path / "ref" / "scores.parquet").stat().st_size
+
+    def temp_of(proc, name="scores.parquet"):
+        found = list(out_dir.glob(f".{name}.{proc.pid}.*.tmp"))
+        return found[0] if found else None
+
+    def size(path):
+        try:
+            return path.stat().st_size
+        except (FileNotFoundError, AttributeError):
+            return -1
+
+    # Kill points chosen by the job's progress, not the clock (CI machines differ): as soon as it starts
+    # writing, part-way through the data (SIGKILL and SIGTERM), and while it publishes (renames).
+    stages = [
+        ("started", signal.SIGKILL, lambda proc: temp_of(proc) is not None),
+        ("mid-stream", signal.SIGKILL, lambda proc, t=rng.uniform(0.2, 0.9) * final_size: size(temp_of(proc)) > t),
+        ("publishing", signal.SIGKILL, lambda proc: temp_of(proc, "scores.manifest.json") is not None),
+        ("mid-stream", signal.SIGTERM, lambda proc, t=rng.uniform(0.2, 0.9) * final_size: size(temp_of(proc)) > t),
+    ]
+    outcomes = []
+    for stage, sig, reached in stages:
+        proc = subprocess.Popen(command("flagged", out_dir / "scores.parquet"), env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 120
+            while not reached(proc) and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.001)
+            proc.send_signal(sig)
+        finally:
+            proc.wait(timeout=60)
+        files, manifest = _state(out_dir)
+        for name in data_files:
+            assert files[name] in (old[name], new[name]), f"{stage}: {name} is torn"
+        if manifest["outputs"]["scores"]["sha256"] == new["scores.parquet"]:
+            verify_outputs(out_dir / "scores.manifest.json")  # a new manifest only ever describes files in place
+        outcomes.append((stage, "new" if files["scores.parquet"] == new["scores.parquet"] else "old"))
+        if sig == signal.SIGTERM:  # the job removes its own temporary files (or had finished)
+            assert proc.returncode in (0, 143)
+            assert not list(out_dir.glob(f".*.{proc.pid}.*.tmp"))
+    assert outcomes[:2] == [("started", "old"), ("mid-stream", "old")]
+
+    score_batch(model, inp, out_dir / "scores.parquet", as_of=AS_OF, chunk_size=1000, reasons="flagged")
+    files, _ = _state(out_dir)
+    assert {name: files[name] for name in data_files} == {name: new[name] for name in data_files}
+    assert not list(out_dir.glob(".*.tmp"))  # temporary files of killed jobs were cleaned up
