@@ -56,6 +56,8 @@ __all__ = [
     "Progress",
     "RowValidator",
     "KeyRegistry",
+    "ChunkScorer",
+    "output_schemas",
     "RejectRateExceeded",
     "ReconciliationError",
     "REJECT_REASONS",
@@ -275,7 +277,7 @@ def load_for_batch(model: str | Path | Scorer, *, tracking_uri: str | None = Non
     return scorer, info
 
 
-def _output_schemas(scorer: Scorer, reasons: str) -> dict[str, Any]:
+def output_schemas(scorer: Scorer, reasons: str) -> dict[str, Any]:
     """Arrow schemas of the two outputs, fixed before the first chunk (chunks may lack values)."""
     import pyarrow as pa
 
@@ -323,8 +325,19 @@ class _Tally:
     unseen: Counter = field(default_factory=Counter)
 
 
-class _Job:
-    def __init__(self, scorer: Scorer, reasons: str, as_of: pd.Timestamp | None, registry: KeyRegistry):
+class ChunkScorer:
+    """Validates and scores one chunk of records; used by the streaming job and by :mod:`salesml.spark`.
+
+    Parameters
+    ----------
+    scorer : the model.
+    reasons : which reasons to compute (:data:`salesml.scoring.REASON_MODES`).
+    as_of : the time after which a record's time is ``future_date``.
+    registry : finds keys seen in earlier chunks; ``None`` when the caller
+        marks duplicates itself (Spark does it with a window over the whole input).
+    """
+
+    def __init__(self, scorer: Scorer, reasons: str, as_of: pd.Timestamp | None, registry: KeyRegistry | None = None):
         self.scorer = scorer
         self.reasons = reasons
         self.key = scorer.key_column
@@ -335,13 +348,15 @@ class _Job:
         self.categorical = {p.name: set(p.categories) for p in plans.values() if p.kind == "categorical"}
         self.redact = {p.name for p in plans.values() if p.kind == "text" or looks_personal(p.name)}
 
-    def run_chunk(self, chunk: Chunk) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def run_chunk(self, chunk: Chunk, duplicates: np.ndarray | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Scores of the chunk's good records and its rejects (one line per problem); counts are kept."""
         frame = chunk.frame
         keys = key_text(frame[self.key]) if len(frame) else pd.Series([], dtype="string")
         problems = [self.validator.check(frame, keys)] if len(frame) else []
-        dup = self.registry.duplicates(keys) if len(frame) else np.zeros(0, dtype=bool)
-        if dup.any():
-            problems.append(pd.DataFrame({"row": frame.index[dup], "column": self.key, "reason": "duplicate_key"}))
+        if duplicates is None:
+            duplicates = self.registry.duplicates(keys) if (len(frame) and self.registry is not None) else np.zeros(len(frame), dtype=bool)
+        if duplicates.any():
+            problems.append(pd.DataFrame({"row": frame.index[duplicates], "column": self.key, "reason": "duplicate_key"}))
         if chunk.malformed:
             rows = sorted(chunk.malformed)
             problems.append(pd.DataFrame({"row": rows, "column": None, "reason": [chunk.malformed[r][0] for r in rows]}))
@@ -466,13 +481,13 @@ def score_batch(
 
         raise MissingColumnsError(missing)
     total = source.total_rows()
-    schemas = _output_schemas(scorer, reasons)
+    schemas = output_schemas(scorer, reasons)
     try:
         sink.open(schemas)
         if getattr(source, "url", None) is not None and getattr(sink, "url", None) == source.url:
             source.connection = sink.connection  # one database: read inside the job's own transaction
         with KeyRegistry(keys_dir) as registry:
-            job = _Job(scorer, reasons, as_of_ts, registry)
+            job = ChunkScorer(scorer, reasons, as_of_ts, registry)
             for chunk in source.chunks(chunk_size, columns):
                 scored, rejects = job.run_chunk(chunk)
                 sink.write("scores", scored)
