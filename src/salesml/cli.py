@@ -171,10 +171,10 @@ def score(
                 chunk_size=chunk_size, as_of=as_of, threads=threads, on_progress=on_progress,
             )
     except RejectRateExceeded as err:
-        console.print(f"[red]{err}[/red]")
+        console.print(str(err), style="red", markup=False, highlight=False)
         raise typer.Exit(3) from None
     except (ValueError, KeyError, FileNotFoundError, RuntimeError, OSError, SQLAlchemyError) as err:
-        console.print(f"[red]Scoring failed, nothing was published:[/red] {err}")
+        console.print(f"Scoring failed, nothing was published: {err}", style="red", markup=False, highlight=False)
         raise typer.Exit(1) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
