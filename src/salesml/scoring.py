@@ -104,7 +104,7 @@ class Scorer:
             if len(rows) < len(df):  # rows not explained get empty reasons
                 full = pd.DataFrame("", index=X.index, columns=found.columns, dtype=object)
                 full.iloc[rows] = found.to_numpy(dtype=object)
-                found = full
+                found = full.astype(pd.Series([""]).dtype)  # the dtype pandas gives text (as "top" has)
             parts.append(found)
             if mode == "all":
                 names = [f"{CONTRIBUTION_PREFIX}{f}" for f in X.columns] + [f"{CONTRIBUTION_PREFIX}base"]
