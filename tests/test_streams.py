@@ -247,3 +247,24 @@ def test_postgres_connection_killed_mid_job_commits_nothing(scorer, fresh, pg):
 def test_sql_sink_refuses_same_names(tmp_path):
     with pytest.raises(ValueError, match="The scores and rejects tables must differ"):
         SqlSink(f"sqlite:///{tmp_path / 'x.db'}", "s", rejects_table="s")
+
+
+def test_cli_sql_table_to_sql_table(trained, fresh, tmp_path):
+    from typer.testing import CliRunner
+
+    from salesml.cli import app
+
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    engine = create_engine(url)
+    fresh.iloc[::-1].head(300).to_sql("leads", engine, index=False)  # stored out of key order
+    engine.dispose()
+    model = trained.save(tmp_path / "model")
+    res = CliRunner().invoke(app, ["score", "--model", str(model), "--input", url, "--table", "leads", "--output", url,
+                                   "--output-table", "scores", "--reasons", "none", "--as-of", AS_OF])
+    assert res.exit_code == 0, res.output
+    assert "rows in 300 = scored 300 + rejected 0" in res.output
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        stored = [r[0] for r in conn.execute(text("SELECT lead_id FROM scores"))]
+    engine.dispose()
+    assert stored == sorted(stored)  # a table is read in key order, so re-runs write the same rows in the same order

@@ -8,6 +8,7 @@ tuned (Optuna), tracked (MLflow) and explained (SHAP) by one shared flow::
     result = salesml.train("experiments/lead_scoring.yaml", tables=crm.tables())
     scorer = salesml.load_model("models:/salesml-lead-scoring@champion")
     scorer.score(new_leads)
+    salesml.score_batch("models:/salesml-lead-scoring@champion", "tonight.parquet", "out/scores.parquet")
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from salesml.artifact import IntegrityError
+from salesml.batch import BatchResult, RejectRateExceeded, score_batch
 from salesml.config import ConfigError, ExperimentConfig, load_config
 from salesml.contracts import DataValidationError
 from salesml.datasets import CRMData, load_crm, make_crm
@@ -37,6 +39,9 @@ __all__ = [
     "TrainResult",
     "load_model",
     "Scorer",
+    "score_batch",
+    "BatchResult",
+    "RejectRateExceeded",
     "load_config",
     "ExperimentConfig",
     "TASKS",

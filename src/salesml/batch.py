@@ -473,6 +473,8 @@ def score_batch(
         scorer.predict_params["num_threads"] = int(threads)
     source = open_source(source)
     sink = open_sink(sink)
+    if getattr(source, "table", None) and getattr(source, "order_by", "") is None:
+        source.order_by = scorer.key_column  # a table has no order: read it in key order, so re-runs match
     columns = scorer.input_columns
     available = source.columns()
     missing = [c for c in columns if c not in available]

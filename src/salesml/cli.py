@@ -147,14 +147,6 @@ def score(
     try:
         source = open_source(input, query=query, table=table)
         sink = open_sink(output, table=output_table, rejects=rejects, manifest=manifest)
-        if table:  # read a table in key order: the same input gives the same output
-            from salesml.batch import load_for_batch
-
-            scorer, _ = load_for_batch(model)
-            source.order_by = scorer.key_column
-            model_arg = scorer
-        else:
-            model_arg = model
         progress = Progress(
             SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             console=console, transient=True,
@@ -167,7 +159,7 @@ def score(
                                 description=f"Scoring ({p.rows_rejected:,} rejected)")
 
             result = score_batch(
-                model_arg, source, sink, reasons=reasons.value, max_reject_rate=max_reject_rate,
+                model, source, sink, reasons=reasons.value, max_reject_rate=max_reject_rate,
                 chunk_size=chunk_size, as_of=as_of, threads=threads, on_progress=on_progress,
             )
     except RejectRateExceeded as err:
