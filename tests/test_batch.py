@@ -368,3 +368,14 @@ def test_a_job_killed_at_random_points_never_leaves_a_partial_output(trained, fr
     files, _ = _state(out_dir)
     assert {name: files[name] for name in data_files} == {name: new[name] for name in data_files}
     assert not list(out_dir.glob(".*.tmp"))  # temporary files of killed jobs were cleaned up
+
+
+def test_the_input_is_never_overwritten(scorer, fresh, tmp_path):
+    fresh.head(10).to_parquet(tmp_path / "leads.parquet", index=False)
+    with pytest.raises(ValueError, match="would overwrite the input"):
+        score_batch(scorer, tmp_path / "leads.parquet", tmp_path / "leads.parquet")
+    from salesml.streams import open_sink, open_source
+
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    with pytest.raises(ValueError, match="The output table 'leads' is the input table"):
+        score_batch(scorer, open_source(url, table="leads"), open_sink(url, table="leads"))

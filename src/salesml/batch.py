@@ -473,6 +473,7 @@ def score_batch(
         scorer.predict_params["num_threads"] = int(threads)
     source = open_source(source)
     sink = open_sink(sink)
+    _refuse_overwriting_the_input(source, sink)
     if getattr(source, "table", None) and getattr(source, "order_by", "") is None:
         source.order_by = scorer.key_column  # a table has no order: read it in key order, so re-runs match
     columns = scorer.input_columns
@@ -545,6 +546,20 @@ def score_batch(
             source.connection = None  # it was the sink's, now closed
     logger.info("batch scoring done: %s", BatchResult(manifest).summary())
     return BatchResult(manifest)
+
+
+def _refuse_overwriting_the_input(source: Source, sink: Sink) -> None:
+    inp = getattr(source, "path", None)
+    outputs = [*getattr(sink, "paths", {}).values(), getattr(sink, "manifest_path", None)]
+    if inp is not None:
+        inp = Path(inp).resolve()
+        for out in filter(None, outputs):
+            out = Path(out).resolve()
+            if out == inp or inp in out.parents:
+                raise ValueError(f"The output {out} would overwrite the input {inp}; write the scores elsewhere.")
+    url, table = getattr(source, "url", None), getattr(source, "table", None)
+    if url is not None and url == getattr(sink, "url", None) and table in getattr(sink, "tables", {}).values():
+        raise ValueError(f"The output table {table!r} is the input table; write the scores to another table.")
 
 
 def _reject_message(t: _Tally, rate: float, limit: float) -> str:

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import difflib
 import logging
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-
-import warnings
 
 import numpy as np
 import pandas as pd

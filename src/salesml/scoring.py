@@ -80,7 +80,7 @@ class Scorer:
         ``"top"``/``"none"``). Reasons are computed only for the rows that get
         them, so ``"flagged"`` costs a fraction of ``"top"``.
         """
-        mode = {True: "top", False: "none"}.get(reasons, reasons) if isinstance(reasons, bool) else reasons
+        mode = ("top" if reasons else "none") if isinstance(reasons, bool) else reasons
         if mode not in REASON_MODES:
             raise ValueError(f"reasons must be one of {', '.join(map(repr, REASON_MODES))}. Got {reasons!r} instead.")
         flag = self.task.flag_column

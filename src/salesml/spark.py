@@ -34,6 +34,7 @@ import logging
 import os
 import sys
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -241,5 +242,7 @@ def score_spark(
             if len(rejects):
                 yield _typed(rejects.reset_index(drop=True).assign(**{STATUS: "rejected"}), out_schema)
 
-    frame = marked.mapInPandas(score_partition, out_schema)
+    with warnings.catch_warnings():  # pyspark 4 warns about pandas 3 on every call; the path is tested
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+        frame = marked.mapInPandas(score_partition, out_schema)
     return SparkScores(frame=frame, model=info, key=key, score_columns=score_columns)

@@ -365,7 +365,7 @@ class SqlSource:
         if (query is None) == (table is None):
             raise ValueError("A SQL input needs exactly one of query= (a SELECT) or table= (a table name).")
         self.url = url
-        self.query = query
+        self.query = query.strip().rstrip(";").strip() if query else None  # it is wrapped in a probe
         self.table = table
         self.order_by = order_by
         #: Set by the batch job when it writes to the same database: read inside its transaction.
