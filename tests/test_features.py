@@ -118,3 +118,35 @@ def test_describe_phrases(frame):
     assert enc.describe("channel", code) == "channel is event"
     assert enc.describe("note__has__demo", 1.0) == 'note mentions "demo"'
     assert enc.describe("created_at__weekday", 0.0) == "created on a Monday"
+
+
+def test_scoring_contract_is_learnt_from_training_rows(frame):
+    train = frame.copy()
+    train.loc[::7, "channel"] = None
+    enc = fitted(train)
+    plans = {p.name: p for p in enc.columns_}
+    assert (plans["visits"].nullable, plans["visits"].minimum) == (False, 0.0)
+    assert plans["channel"].nullable is True
+    bad = frame.head(6).astype({"visits": object}).copy()
+    bad.loc[0, "visits"] = None          # never missing in training: LightGBM would read it as 0
+    bad.loc[1, "visits"] = -4            # training counts were never negative
+    bad.loc[2, "visits"] = float("inf")
+    bad.loc[3, "channel"] = None         # missing values were seen in training: fine
+    bad.loc[4, "channel"] = "carrier pigeon"  # unseen category: scored, not an issue
+    issues = enc.row_issues(bad)
+    assert issues[["row", "column", "reason"]].values.tolist() == [
+        [0, "visits", "missing_value"],
+        [2, "visits", "not_finite"],
+        [1, "visits", "out_of_range"],
+    ]
+
+
+def test_models_saved_before_the_contract_existed_stay_permissive(frame):
+    data = fitted(frame).to_dict()
+    for plan in data["columns"]:
+        plan.pop("nullable"), plan.pop("minimum")
+    old = TabularEncoder.from_dict(data)
+    bad = frame.head(2).astype({"visits": object})
+    bad.loc[0, "visits"] = None
+    bad.loc[1, "visits"] = -4
+    assert old.row_issues(bad).empty

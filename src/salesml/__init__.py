@@ -8,6 +8,7 @@ tuned (Optuna), tracked (MLflow) and explained (SHAP) by one shared flow::
     result = salesml.train("experiments/lead_scoring.yaml", tables=crm.tables())
     scorer = salesml.load_model("models:/salesml-lead-scoring@champion")
     scorer.score(new_leads)
+    salesml.score_batch("models:/salesml-lead-scoring@champion", "tonight.parquet", "out/scores.parquet")
 
 Customer snapshots (:mod:`salesml.snapshots`) feed CLV and churn, whose scores
 make value x risk segments (:mod:`salesml.segments`).
@@ -18,6 +19,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from salesml.artifact import IntegrityError
+from salesml.batch import BatchResult, RejectRateExceeded, score_batch
 from salesml.config import ConfigError, ExperimentConfig, load_config
 from salesml.contracts import DataValidationError
 from salesml.datasets import CRMData, load_crm, make_crm, make_leads, make_sales
@@ -45,6 +47,9 @@ __all__ = [
     "segments",
     "load_model",
     "Scorer",
+    "score_batch",
+    "BatchResult",
+    "RejectRateExceeded",
     "load_config",
     "ExperimentConfig",
     "TASKS",

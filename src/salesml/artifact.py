@@ -39,6 +39,9 @@ class ModelBundle:
 
     boosters: dict[str, Any]
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: sha256 of the bundle's MANIFEST.json (which lists every file's digest): one value that
+    #: identifies the artifact. Set by :func:`read_bundle`; ``None`` for a bundle not yet written.
+    digest: str | None = None
 
 
 def _sha256(path: Path) -> str:
@@ -125,7 +128,7 @@ def read_bundle(directory: str | Path) -> ModelBundle:
         role: lgb.Booster(model_str=(directory / name).read_text("utf-8"))
         for role, name in metadata.get("boosters", {}).items()
     }
-    return ModelBundle(boosters=boosters, metadata=metadata)
+    return ModelBundle(boosters=boosters, metadata=metadata, digest=_sha256(directory / MANIFEST))
 
 
 def library_versions() -> Mapping[str, str]:

@@ -28,6 +28,8 @@ class Format(str, Enum):
 
 class ReasonsMode(str, Enum):
     top = "top"
+    flagged = "flagged"
+    all = "all"
     none = "none"
 
 
@@ -107,20 +109,75 @@ def _print_result(result, seconds: float) -> None:
 @app.command()
 def score(
     model: str = typer.Option(..., "--model", help="models:/salesml-lead-scoring@champion, runs:/..., or a folder."),
-    input: Path = typer.Option(..., "--input", help="CSV or Parquet file to score."),
-    output: Path = typer.Option(..., "--output", help="Where to write the scores (.csv or .parquet)."),
-    reasons: ReasonsMode = typer.Option(ReasonsMode.top, "--reasons", help="top: 3 up / 3 down reasons per row; none."),
+    input: str = typer.Option(..., "--input", help="CSV file, Parquet file or folder, or a SQLAlchemy URL (with --query or --table)."),
+    output: str = typer.Option(..., "--output", help="Scores file (.csv or .parquet), or a SQLAlchemy URL (with --output-table)."),
+    reasons: ReasonsMode = typer.Option(
+        ReasonsMode.top, "--reasons",
+        help="top: 3 up / 3 down reasons per row; flagged: only for rows the task flags (lead scoring: follow-up); "
+        "all: top reasons plus every feature's contribution; none: scores only (fastest).",
+    ),
+    query: str = typer.Option(None, "--query", help="SQL input: the SELECT to score (add ORDER BY for reproducible output)."),
+    table: str = typer.Option(None, "--table", help="SQL input: a table to score (read in key order)."),
+    output_table: str = typer.Option(None, "--output-table", help="SQL output: the scores table (replaced atomically)."),
+    rejects: str = typer.Option(None, "--rejects", help="Rejects file or table (default: beside the scores, '.rejects' / '_rejects')."),
+    manifest: Path = typer.Option(None, "--manifest", help="Manifest JSON (default: <scores>.manifest.json beside a file output)."),
+    max_reject_rate: float = typer.Option(0.05, "--max-reject-rate", help="Fail and publish nothing above this share of rejected records."),
+    chunk_size: int = typer.Option(50_000, "--chunk-size", help="Records per chunk (memory grows with it, not with the input)."),
+    as_of: str = typer.Option(None, "--as-of", help="Reject records dated after this time (ISO, UTC; default: now)."),
+    threads: int = typer.Option(None, "--threads", help="LightGBM prediction threads (default: all cores)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
-    """Score a file with a registered model; the output is written atomically."""
-    from salesml.scoring import load_model
-    from salesml.sources import read_table, write_table_atomic
+    """Score a file or table in chunks: scores, rejects with reasons, and a manifest, published atomically.
 
-    scorer = load_model(model)
-    frame = read_table(input)
-    with console.status(f"Scoring {len(frame):,} rows..."):
-        scored = scorer.score(frame, reasons=reasons.value)
-    write_table_atomic(scored, output)
-    console.print(f"scored {len(scored):,} of {len(frame):,} rows -> {output}")
+    Exit codes: 0 published; 3 too many rejects (nothing published); 1 any other failure (nothing published).
+    """
+    import signal
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from salesml.batch import RejectRateExceeded, score_batch
+    from salesml.streams import open_sink, open_source
+
+    _setup_logging(verbose)
+
+    def _terminate(signum, frame):  # SIGTERM unwinds like Ctrl-C, so temporary outputs are removed
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        source = open_source(input, query=query, table=table)
+        sink = open_sink(output, table=output_table, rejects=rejects, manifest=manifest)
+        progress = Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=console, transient=True,
+        )
+        with progress:
+            bar = progress.add_task("Scoring records", total=None)
+
+            def on_progress(p) -> None:
+                progress.update(bar, completed=p.rows_in, total=p.total,
+                                description=f"Scoring ({p.rows_rejected:,} rejected)")
+
+            result = score_batch(
+                model, source, sink, reasons=reasons.value, max_reject_rate=max_reject_rate,
+                chunk_size=chunk_size, as_of=as_of, threads=threads, on_progress=on_progress,
+            )
+    except RejectRateExceeded as err:
+        console.print(str(err), style="red", markup=False, highlight=False)
+        raise typer.Exit(3) from None
+    except (ValueError, KeyError, FileNotFoundError, RuntimeError, OSError, SQLAlchemyError) as err:
+        console.print(f"Scoring failed, nothing was published: {err}", style="red", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    m = result.manifest
+    console.print(result.summary())
+    for part, info in m["outputs"].items():
+        console.print(f"  {part:<8} {info['rows']:>10,} rows -> {info['location']}")
+    for reason, n in m["rejects_by_reason"].items():
+        console.print(f"  rejected: {reason:<16} {n:>8,} records")
+    model_name = f"{m['model']['name']} v{m['model']['version']}" if m["model"]["name"] else m["model"]["uri"]
+    console.print(f"model {model_name} ({m['model']['digest'][:19]}...)")
 
 
 @app.command()

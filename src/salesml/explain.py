@@ -25,13 +25,16 @@ from salesml.features import TabularEncoder
 __all__ = ["contributions", "shap_explanation", "reasons", "mean_abs_importance"]
 
 
-def contributions(booster: Any, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def contributions(booster: Any, X: pd.DataFrame, **predict_params: Any) -> tuple[np.ndarray, np.ndarray]:
     """Per-row, per-feature SHAP values and the base value, in raw-score space.
 
     Returns ``(values, base)`` with ``values.shape == (n_rows, n_features)`` and
-    ``values.sum(axis=1) + base`` equal to the raw prediction.
+    ``values.sum(axis=1) + base`` equal to the raw prediction. ``predict_params``
+    go to ``Booster.predict`` (e.g. ``num_threads``).
     """
-    out = booster.predict(X.to_numpy(dtype=np.float64), pred_contrib=True)
+    if len(X) == 0:
+        return np.zeros((0, X.shape[1])), np.zeros(0)
+    out = booster.predict(X.to_numpy(dtype=np.float64), pred_contrib=True, **predict_params)
     out = np.asarray(out)
     return out[:, :-1], out[:, -1]
 

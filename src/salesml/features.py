@@ -82,6 +82,9 @@ ROW_ISSUE_CODES = {
     "not_a_number": "value is not a number",
     "not_a_date": "value is not a parseable date",
     "not_boolean": "value is not true/false",
+    "missing_value": "value is missing in a column that was never missing in training",
+    "out_of_range": "value is below the lowest value the column can take (training values were never negative)",
+    "not_finite": "value is infinite",
 }
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -115,6 +118,10 @@ class ColumnPlan:
     tokens: list[str] = field(default_factory=list)
     reason: str = ""  # why a column was dropped
     dtype: str = ""  # "int" when the training column was integer (the signature then says long)
+    # The scoring contract learnt from the training rows (see :meth:`TabularEncoder.row_issues`).
+    # Models saved before these existed load with the permissive defaults.
+    nullable: bool = True  # False: training had no missing values, so a missing value cannot be scored
+    minimum: float | None = None  # 0.0 when every training value was >= 0 (counts, durations, amounts)
 
     @property
     def is_feature(self) -> bool:
@@ -188,8 +195,10 @@ class TabularEncoder:
                 continue
             if name == self.time_column:
                 plans.append(ColumnPlan(name, "time", features=[f"{name}__month", f"{name}__weekday"]))
+                _learn_contract(plans[-1], X[name])
                 continue
             plans.append(self._plan(name, X[name]))
+            _learn_contract(plans[-1], X[name])
         self.columns_ = plans
         self.feature_names_ = [f for p in plans for f in p.features]
         self.categorical_features_ = [p.name for p in plans if p.kind == "categorical"]
@@ -292,26 +301,40 @@ class TabularEncoder:
         return pd.DataFrame(out, index=X.index, columns=self.feature_names_)
 
     def row_issues(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Per-row problems that make a row unscorable: one row per (row, column, reason code)."""
+        """Per-row problems that make a row unscorable: one row per (row, column, reason code).
+
+        Codes (:data:`ROW_ISSUE_CODES`): a value that cannot be read as the
+        column's type (``not_a_number``, ``not_a_date``, ``not_boolean``), a
+        missing value in a column that had none in training (``missing_value``;
+        LightGBM would silently read it as 0), a negative value in a column
+        whose training values were all >= 0 (``out_of_range``) and infinities
+        (``not_finite``). Unseen categories are not issues: they are scored as
+        "new or unknown".
+        """
         records: list[pd.DataFrame] = []
         for plan in self.columns_:
             if not plan.is_feature or plan.name not in X.columns:
                 continue
             s = X[plan.name]
             present = s.notna() & (_as_str(s).str.strip() != "") if _is_string_like(s) else s.notna()
+            checks: list[tuple[pd.Series, str]] = []
+            if not plan.nullable and plan.kind != "text":
+                checks.append((~present, "missing_value"))
             if plan.kind == "numeric":
-                bad = present & pd.to_numeric(s, errors="coerce").isna()
-                code = "not_a_number"
+                number = pd.to_numeric(s, errors="coerce")
+                checks.append((present & number.isna(), "not_a_number"))
+                checks.append((np.isinf(number.to_numpy(dtype=np.float64)), "not_finite"))
+                if plan.minimum is not None:
+                    checks.append((number < plan.minimum, "out_of_range"))
             elif plan.kind in ("datetime", "time"):
-                bad = present & parse_datetime(s).isna()
-                code = "not_a_date"
-            elif plan.kind == "bool":
-                bad = present & ~s.map(lambda v: v in BINARY_TRUE or v in BINARY_FALSE or str(v) in _BOOL_STR)
-                code = "not_boolean"
-            else:
-                continue
-            if bad.any():
-                records.append(pd.DataFrame({"row": X.index[bad.to_numpy()], "column": plan.name, "reason": code}))
+                checks.append((present & parse_datetime(s).isna(), "not_a_date"))
+            elif plan.kind == "bool" and not pd.api.types.is_bool_dtype(s.dtype):
+                valid = [v for v in s.dropna().unique() if v in BINARY_TRUE or v in BINARY_FALSE or str(v) in _BOOL_STR]
+                checks.append((present & ~s.isin(valid), "not_boolean"))
+            for bad, code in checks:
+                bad = np.asarray(bad, dtype=bool)
+                if bad.any():
+                    records.append(pd.DataFrame({"row": X.index[bad], "column": plan.name, "reason": code}))
         if not records:
             return pd.DataFrame({"row": pd.Series([], dtype=object), "column": [], "reason": []})
         return pd.concat(records, ignore_index=True)
@@ -411,6 +434,17 @@ class TabularEncoder:
             elif plan.kind == "text":
                 row[plan.name] = " ".join(plan.tokens[:3]) or "example text"
         return row
+
+
+def _learn_contract(plan: ColumnPlan, s: pd.Series) -> None:
+    """Record what a scoring row must satisfy for this column: non-missing, non-negative."""
+    if not plan.is_feature:
+        return
+    plan.nullable = bool(s.isna().any())
+    if plan.kind == "numeric":
+        values = pd.to_numeric(s, errors="coerce")
+        if values.notna().any() and float(values.min()) >= 0:
+            plan.minimum = 0.0
 
 
 _TRUE_STR = frozenset(str(v) for v in BINARY_TRUE)

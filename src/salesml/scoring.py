@@ -26,9 +26,14 @@ from salesml.features import TabularEncoder
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Scorer", "load_model"]
+__all__ = ["Scorer", "load_model", "REASON_MODES"]
 
-Reasons = Literal["top", "none"]
+Reasons = Literal["top", "flagged", "all", "none"]
+#: ``top``: the top reasons for every row; ``flagged``: only for the rows the task flags
+#: (lead scoring: ``follow_up``), empty elsewhere; ``all``: the top reasons plus every
+#: feature's contribution; ``none``: scores only (reasons cost ~80x a prediction).
+REASON_MODES: tuple[str, ...] = ("top", "flagged", "all", "none")
+CONTRIBUTION_PREFIX = "contribution__"
 
 
 class Scorer:
@@ -52,6 +57,8 @@ class Scorer:
         self.encoder = TabularEncoder.from_dict(meta["encoder"])
         self.calibrator = Calibrator.from_dict(meta["calibration"])
         self.booster = bundle.boosters["model"]
+        #: Extra ``Booster.predict`` parameters for every prediction, e.g. ``{"num_threads": 1}``.
+        self.predict_params: dict[str, Any] = {}
 
     def with_params(self, **params: Any) -> Scorer:
         """The same model with other business rules (thresholds, tiers...), without retraining.
@@ -75,7 +82,7 @@ class Scorer:
     def predict_model(self, df: pd.DataFrame) -> np.ndarray:
         """The LightGBM model's calibrated prediction for each row (before :meth:`Task.predict`)."""
         X = self.encoder.transform(df)
-        raw = self.booster.predict(X.to_numpy(dtype=np.float64), raw_score=True)
+        raw = self.booster.predict(X.to_numpy(dtype=np.float64), raw_score=True, **self.predict_params)
         return self.calibrator.transform(raw)
 
     def predict(self, df: pd.DataFrame) -> np.ndarray:
@@ -83,20 +90,41 @@ class Scorer:
         return self.task.predict(df, self.predict_model(df))
 
     def score(self, df: pd.DataFrame, *, reasons: Reasons | bool = "top", n_reasons: int = 3) -> pd.DataFrame:
-        """Score a frame: key, business outputs and (optionally) the top reasons per row."""
-        want_reasons = reasons is True or reasons == "top"
-        if reasons not in (True, False, "top", "none"):
-            raise ValueError(f"reasons must be 'top' or 'none'. Got {reasons!r} instead.")
+        """Score a frame: key, business outputs and (optionally) the top reasons per row.
+
+        ``reasons`` is one of :data:`REASON_MODES` (``True``/``False`` mean
+        ``"top"``/``"none"``). Reasons are computed only for the rows that get
+        them, so ``"flagged"`` costs a fraction of ``"top"``.
+        """
+        mode = ("top" if reasons else "none") if isinstance(reasons, bool) else reasons
+        if mode not in REASON_MODES:
+            raise ValueError(f"reasons must be one of {', '.join(map(repr, REASON_MODES))}. Got {reasons!r} instead.")
+        flag = self.task.flag_column
+        if mode == "flagged" and flag is None:
+            raise ValueError(
+                f"reasons='flagged' explains the rows a task flags, but {self.task.title} declares no flag column. "
+                "Use reasons='top' or 'none'."
+            )
         X = self.encoder.transform(df)
         matrix = X.to_numpy(dtype=np.float64)
-        raw = self.booster.predict(matrix, raw_score=True)
+        raw = self.booster.predict(matrix, raw_score=True, **self.predict_params)
         pred = self.task.predict(df, self.calibrator.transform(raw))
-        parts = [self.task.postprocess(pred, df)]
+        output = self.task.postprocess(pred, df)
+        parts = [output]
         if self.key_column in df.columns:
             parts.insert(0, df[[self.key_column]])
-        if want_reasons and len(df) and self.task.explained_by_model():
-            values, _ = contributions(self.booster, X)
-            parts.append(explain_reasons(values, X, self.encoder, n=n_reasons, templates=self.task.reason_templates()))
+        if mode != "none" and len(df) and self.task.explained_by_model():
+            rows = np.flatnonzero(output[flag].to_numpy(dtype=bool)) if mode == "flagged" else np.arange(len(df))
+            values, base = contributions(self.booster, X.iloc[rows], **self.predict_params)
+            found = explain_reasons(values, X.iloc[rows], self.encoder, n=n_reasons, templates=self.task.reason_templates())
+            if len(rows) < len(df):  # rows not explained get empty reasons
+                full = pd.DataFrame("", index=X.index, columns=found.columns, dtype=object)
+                full.iloc[rows] = found.to_numpy(dtype=object)
+                found = full.astype(pd.Series([""]).dtype)  # the dtype pandas gives text (as "top" has)
+            parts.append(found)
+            if mode == "all":
+                names = [f"{CONTRIBUTION_PREFIX}{f}" for f in X.columns] + [f"{CONTRIBUTION_PREFIX}base"]
+                parts.append(pd.DataFrame(np.column_stack([values, base]), index=X.index, columns=names))
         return pd.concat(parts, axis=1)
 
     def score_one(self, record: Mapping[str, Any], *, reasons: Reasons | bool = "top") -> dict[str, Any]:

@@ -192,7 +192,9 @@ class MLflowTracker:
             # integer columns and predict() type hints do not apply.
             warnings.filterwarnings("ignore", message=".*[Ii]nteger column.*")
             warnings.filterwarnings("ignore", message=".*type hints to the `predict` method.*")
-            return self._log_model(bundle_dir, input_example, infer_signature(input_example, output_example))
+            # The served model takes `reasons` (top / flagged / all / none) as a request parameter.
+            signature = infer_signature(input_example, output_example, params={"reasons": "top"})
+            return self._log_model(bundle_dir, input_example, signature)
 
     def _log_model(self, bundle_dir: Path, input_example: pd.DataFrame, signature: Any) -> str:
         import mlflow

@@ -119,6 +119,9 @@ class Task(ABC):
     greater_is_better: ClassVar[bool] = True
     calibration: ClassVar[str] = "identity"
     default_search_space: ClassVar[str] = "lightgbm"
+    #: The boolean output column of :meth:`postprocess` that marks rows needing action
+    #: (lead scoring: ``follow_up``). Scoring with ``reasons="flagged"`` explains only these rows.
+    flag_column: ClassVar[str | None] = None
     Columns: ClassVar[type[TaskColumns]] = TaskColumns
     Params: ClassVar[type[TaskParams]] = TaskParams
 
@@ -241,6 +244,11 @@ class Task(ABC):
 
     def load_postprocess_state(self, state: Mapping[str, Any]) -> None:
         """Restore what :meth:`fit_postprocess` learnt (the scorer calls this on load)."""
+    @property
+    def rowwise(self) -> bool:
+        """Whether :meth:`postprocess` treats each row on its own (so chunked scoring gives the same
+        output as scoring everything at once). False when an output depends on the whole batch."""
+        return True
 
     def reason_templates(self) -> Mapping[str, Any]:
         return getattr(self.params, "reason_templates", {}) or {}

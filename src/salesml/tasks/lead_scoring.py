@@ -94,6 +94,7 @@ class LeadScoring(Task):
     greater_is_better = True
     calibration = "sigmoid"
     default_search_space = "lightgbm"
+    flag_column = "follow_up"
     Columns = LeadScoringColumns
     Params = LeadScoringParams
     columns: LeadScoringColumns
@@ -197,6 +198,10 @@ class LeadScoring(Task):
         return problems
 
     # ------------------------------------------------------------- scoring
+    @property
+    def rowwise(self) -> bool:
+        return self.params.capacity is None  # capacity mode follows the top N of the whole batch
+
     def thresholds(self, frame: pd.DataFrame) -> np.ndarray:
         """The follow-up threshold of each row: the first matching segment override, else the default."""
         out = np.full(len(frame), np.nan)
