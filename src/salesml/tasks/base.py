@@ -9,7 +9,8 @@ forecasting:
 * its LightGBM objective, early-stopping metric, calibration and default
   search space (class attributes),
 * its metrics and primary metric (:meth:`Task.evaluate`), extra plots
-  (:meth:`Task.figures`) and data-sufficiency rules (:meth:`Task.data_problems`),
+  (:meth:`Task.figures`), data-sufficiency rules (:meth:`Task.data_problems`)
+  and where observed outcomes are found for monitoring (:meth:`Task.actuals`),
 * how predictions become the business output (:meth:`Task.postprocess`).
 
 Adding a task is one module defining a subclass plus one line in
@@ -142,6 +143,22 @@ class Task(ABC):
     def data_problems(self, y_train: np.ndarray, y_test: np.ndarray) -> list[str]:
         """Reasons the data is too thin to publish a model (empty when it is enough)."""
         return []
+
+    def actuals(self, frame: pd.DataFrame) -> np.ndarray | None:
+        """Observed outcomes in a frame being monitored (NaN where not known yet); ``None`` when it has none.
+
+        :func:`salesml.monitoring.monitor` compares them with the predictions
+        once outcomes arrive. Default: the label column, as 0/1 for binary
+        objectives and as numbers otherwise.
+        """
+        label = self.columns.label
+        if not label or label not in frame.columns:
+            return None
+        if self.objective == "binary":
+            from salesml.contracts import BinaryLabel
+
+            return BinaryLabel(label).encode(frame[label])
+        return pd.to_numeric(frame[label], errors="coerce").to_numpy(dtype=float)
 
     # ------------------------------------------------------------- scoring
     @abstractmethod
