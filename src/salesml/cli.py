@@ -170,7 +170,7 @@ def _registry(task: str, name: str | None):
 
 
 def _fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}")
+    console.print(f"[red]error:[/red] {message}", soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -291,6 +291,8 @@ def retrain(
     _setup_logging(verbose)
     reasons: list[str] = []
     if if_needed is not None:
+        if not Path(if_needed).is_file():
+            _fail(f"{if_needed} does not exist: run `salesml monitor ... --out` first, or drop --if-needed.")
         summary = json.loads(Path(if_needed).read_text("utf-8"))
         if not summary["retrain"]["recommended"]:
             console.print(f"retrain not needed according to {if_needed}.")
