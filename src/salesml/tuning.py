@@ -108,7 +108,7 @@ def run_study(
         raise ValueError("Give the study a budget: n_trials, timeout (seconds), or both.")
     tracker = tracker or NullTracker()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    store = make_storage(storage)
+    store = _retry(make_storage, storage)  # workers starting together race to create the tables
     existing = 0
     if store is not None and study_name:
         try:
@@ -149,11 +149,15 @@ def run_study(
 
 def _create_study(**kwargs: Any) -> optuna.Study:
     """``optuna.create_study``, retried: workers starting together on a new storage race to create it."""
+    return _retry(optuna.create_study, **kwargs)
+
+
+def _retry(make: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     import time
 
     for attempt in range(8):
         try:
-            return optuna.create_study(**kwargs)
+            return make(*args, **kwargs)
         except Exception as err:  # DuplicatedStudyError, or the storage's tables being created by another worker
             if attempt == 7:
                 raise
