@@ -187,13 +187,15 @@ def promote(
     from salesml.registry import GateRefused
     from salesml.registry import promote as do_promote
 
+    from mlflow.exceptions import MlflowException
+
     client, model, task_cls = _registry(task, name)
     try:
         decision = do_promote(
             client, model, version, metric=task_cls.primary_metric, greater_is_better=task_cls.greater_is_better,
             tolerance=tolerance, force=force, reason=reason,
         )
-    except (GateRefused, ValueError) as err:
+    except (GateRefused, ValueError, MlflowException) as err:
         _fail(str(err))
     console.print(f"{model} v{version} is now champion ({decision.reason}).")
 

@@ -59,7 +59,6 @@ _PLACEHOLDERS = (
     "secret-key",
     "secretkey",
     "placeholder",
-    "salesml",
     "xxxxxxxx",
     "12345678",
 )

@@ -235,8 +235,9 @@ def _monitored(plan: Any, frame: pd.DataFrame, time_column: str | None) -> tuple
 
 def reference_profile(encoder: Any, frame: pd.DataFrame, prediction: np.ndarray, *, bins: int = 10, source: str = "holdout") -> dict[str, Any]:
     """The reference distributions a model carries in its metadata (bin edges and counts only, no rows)."""
+    prediction = np.asarray(prediction, dtype=float).ravel()  # several outputs per row (horizons...) pooled
     columns = []
-    for plan in encoder.columns_:
+    for plan in getattr(encoder, "columns_", []):
         got = _monitored(plan, frame, encoder.time_column)
         if got is None:
             continue
@@ -505,6 +506,7 @@ def monitor(
             "Pass --reference with a table like the one it was trained on."
         )
     prediction = np.asarray(scorer.predict(current), dtype=float)
+    pooled = prediction.ravel()
 
     # feature and score drift
     features, ref_profiles, cur_profiles = [], {}, {}
@@ -533,13 +535,13 @@ def monitor(
         ref_profiles[rp.name], cur_profiles[rp.name] = rp, cp
     features.sort(key=lambda f: -(f["psi"] if f["psi"] is not None else -1))
     rpred = Profile.from_dict(ref["prediction"])
-    cpred = rpred.count(prediction)
+    cpred = rpred.count(pooled)
     score_psi = psi(rpred.counts, cpred.counts)
     score = {
         "psi": round(score_psi, _DECIMALS),
         "light": psi_light(score_psi, yellow=cfg.drift.yellow, red=cfg.drift.red),
         "reference_mean": _finite(ref.get("mean_prediction")),
-        "current_mean": float(prediction.mean()),
+        "current_mean": float(pooled.mean()),
     }
 
     # outcomes
@@ -810,7 +812,7 @@ def _html(report: MonitoringReport) -> str:
         ".big{font-size:20px}.alert{color:#c62828}",
         "</style></head><body>",
         f"<h1>Monitoring report: {e(s['model']['task'])}</h1>",
-        f"<p>Model {e(str(s['model']['uri'] or ''))}; data through {e(str(s['model']['trained_through'] or 'unknown'))}; "
+        f"<p>Model {e(str(s['model']['uri'] or 'in memory'))}; data through {e(str(s['model']['trained_through'] or 'unknown'))}; "
         f"as of {e(s['as_of'])}; {s['rows']['current']:,} current rows against {s['rows']['reference']:,} "
         f"reference rows ({e(s['rows']['reference_source'])}).</p>",
         f"<p class='big'>Overall: {light(s['overall'])}</p>",
