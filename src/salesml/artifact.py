@@ -5,28 +5,52 @@ A bundle is a folder::
     model.txt            LightGBM native text model (one file per booster)
     metadata.json        task, columns, encoder, calibration, thresholds, metrics, versions
     MANIFEST.json        format version and the sha256 of every other file
+    MANIFEST.sig         optional: HMAC-SHA256 of MANIFEST.json with SALESML_SIGNING_KEY
 
 Nothing in it is pickled. :func:`read_bundle` checks the manifest *before*
 parsing anything: a changed byte, a missing file or an extra file (a pickle
 dropped in, say) is refused with :class:`IntegrityError`.
+
+Signing: when ``SALESML_SIGNING_KEY`` is set, :func:`write_bundle` signs the
+manifest (which holds every file's digest) and :func:`read_bundle` verifies
+the signature; a signature that does not match is always refused, and with
+``SALESML_REQUIRE_SIGNATURE=1`` an unsigned (or unverifiable) bundle is refused
+too. :func:`refuse_pickles` checks a whole MLflow model folder, not only the
+bundle, for pickle-like files.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ModelBundle", "IntegrityError", "write_bundle", "read_bundle", "verify_bundle", "BUNDLE_FORMAT"]
+__all__ = [
+    "ModelBundle",
+    "IntegrityError",
+    "write_bundle",
+    "read_bundle",
+    "verify_bundle",
+    "sign_bundle",
+    "verify_signature",
+    "refuse_pickles",
+    "BUNDLE_FORMAT",
+]
+
+logger = logging.getLogger(__name__)
 
 BUNDLE_FORMAT = "salesml-bundle/1"
 MANIFEST = "MANIFEST.json"
 METADATA = "metadata.json"
-_PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".dill", ".cloudpickle", ".pt", ".sav")
+SIGNATURE = "MANIFEST.sig"
+SIGNATURE_ALGORITHM = "HMAC-SHA256"
+_PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".dill", ".cloudpickle", ".pt", ".pth", ".ckpt", ".sav", ".npy", ".npz")
 
 
 class IntegrityError(RuntimeError):
@@ -78,6 +102,11 @@ def write_bundle(bundle: ModelBundle, directory: str | Path) -> Path:
     files[METADATA] = _sha256(directory / METADATA)
     manifest = {"format": BUNDLE_FORMAT, "files": files}
     _write_atomic(directory / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8"))
+    from salesml.keys import SIGNING_KEY_ENV, key_from_env
+
+    key = key_from_env(SIGNING_KEY_ENV, required=False)
+    if key is not None:
+        sign_bundle(directory, key)
     return directory
 
 
@@ -96,7 +125,7 @@ def verify_bundle(directory: str | Path) -> dict[str, Any]:
             f"Unknown bundle format {manifest.get('format')!r} in {directory}; this salesml reads {BUNDLE_FORMAT}."
         )
     listed = dict(manifest.get("files", {}))
-    present = {p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file()} - {MANIFEST}
+    present = {p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file()} - {MANIFEST, SIGNATURE}
     unexpected = sorted(present - set(listed))
     if unexpected:
         kind = "pickle-like " if any(u.endswith(_PICKLE_SUFFIXES) for u in unexpected) else ""
@@ -118,17 +147,118 @@ def verify_bundle(directory: str | Path) -> dict[str, Any]:
 
 
 def read_bundle(directory: str | Path) -> ModelBundle:
-    """Verify, then load a bundle."""
+    """Verify (digests, then signature), then load a bundle."""
     import lightgbm as lgb
 
     directory = Path(directory)
     verify_bundle(directory)
+    verify_signature(directory)
     metadata = json.loads((directory / METADATA).read_text("utf-8"))
     boosters = {
         role: lgb.Booster(model_str=(directory / name).read_text("utf-8"))
         for role, name in metadata.get("boosters", {}).items()
     }
     return ModelBundle(boosters=boosters, metadata=metadata, digest=_sha256(directory / MANIFEST))
+
+
+def _signature_of(directory: Path, key: bytes) -> str:
+    return hmac.new(key, (directory / MANIFEST).read_bytes(), hashlib.sha256).hexdigest()
+
+
+def sign_bundle(directory: str | Path, key: bytes | None = None) -> Path:
+    """Sign a bundle's manifest with HMAC-SHA256 (key: argument, else ``SALESML_SIGNING_KEY``); returns the signature file.
+
+    The manifest lists every file's sha256, so the signature covers the whole bundle.
+    """
+    from salesml.keys import SIGNING_KEY_ENV, check_key, key_from_env, key_id
+
+    directory = Path(directory)
+    verify_bundle(directory)
+    key = key_from_env(SIGNING_KEY_ENV) if key is None else check_key(key, env=SIGNING_KEY_ENV)
+    assert key is not None
+    record = {"algorithm": SIGNATURE_ALGORITHM, "key_id": key_id(key), "signature": _signature_of(directory, key)}
+    _write_atomic(directory / SIGNATURE, json.dumps(record, indent=2, sort_keys=True).encode("utf-8"))
+    return directory / SIGNATURE
+
+
+def verify_signature(directory: str | Path, *, key: bytes | None = None, required: bool | None = None) -> str:
+    """Check a bundle's signature; returns ``"verified"``, ``"unsigned"`` or ``"unverified"``.
+
+    ``key`` defaults to ``SALESML_SIGNING_KEY`` and ``required`` to
+    ``SALESML_REQUIRE_SIGNATURE``. Raises :class:`IntegrityError` when the
+    signature does not match the manifest, or when a signature is required and
+    the bundle is unsigned or no key is available to check it.
+    """
+    from salesml.keys import SIGNING_KEY_ENV, check_key, key_from_env, key_id, signature_required
+
+    directory = Path(directory)
+    required = signature_required() if required is None else required
+    key = key_from_env(SIGNING_KEY_ENV, required=False) if key is None else check_key(key, env=SIGNING_KEY_ENV)
+    path = directory / SIGNATURE
+    if not path.is_file():
+        if required:
+            raise IntegrityError(
+                f"Refusing to load {directory}: it is not signed and SALESML_REQUIRE_SIGNATURE is on. "
+                "Sign it with salesml.artifact.sign_bundle (SALESML_SIGNING_KEY set) or retrain with the key set."
+            )
+        return "unsigned"
+    try:
+        record = json.loads(path.read_text("utf-8"))
+        algorithm, signature, signed_by = record["algorithm"], str(record["signature"]), str(record.get("key_id", "?"))
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as err:
+        raise IntegrityError(f"Refusing to load {directory}: its {SIGNATURE} is not a valid signature record ({err}).") from err
+    if algorithm != SIGNATURE_ALGORITHM:
+        raise IntegrityError(f"Refusing to load {directory}: unknown signature algorithm {algorithm!r}; expected {SIGNATURE_ALGORITHM}.")
+    if key is None:
+        if required:
+            raise IntegrityError(
+                f"Refusing to load {directory}: SALESML_REQUIRE_SIGNATURE is on but SALESML_SIGNING_KEY is not set, "
+                "so its signature cannot be checked. Set the key the model was signed with."
+            )
+        logger.warning("%s is signed (key %s) but SALESML_SIGNING_KEY is not set: signature not checked", directory, signed_by)
+        return "unverified"
+    if not hmac.compare_digest(signature, _signature_of(directory, key)):
+        ours = key_id(key)
+        hint = (
+            f"it was signed with key {signed_by}, the environment holds key {ours}: set the key it was signed with"
+            if signed_by != ours
+            else "the manifest or the signature was changed after signing; retrain or restore it from the registry"
+        )
+        raise IntegrityError(f"Refusing to load {directory}: its signature does not match its manifest ({hint}).")
+    return "verified"
+
+
+def _pickle_like(path: Path) -> bool:
+    if path.name.lower().endswith(_PICKLE_SUFFIXES):
+        return True
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:  # pickle protocol 2-5 header
+        return True
+    if head == b"PK\x03\x04":  # zip containers (torch, joblib archives) that carry pickles
+        import zipfile
+
+        try:
+            with zipfile.ZipFile(path) as zf:
+                return any(n.lower().endswith(_PICKLE_SUFFIXES) for n in zf.namelist())
+        except zipfile.BadZipFile:
+            return False
+    return False
+
+
+def refuse_pickles(folder: str | Path) -> None:
+    """Raise :class:`IntegrityError` if any file under ``folder`` (an MLflow model folder, say) is pickle-like.
+
+    Checks names (``.pkl``, ``.joblib``, ``.pt``...), pickle headers and zip
+    archives holding pickles. Nothing is opened beyond its first bytes.
+    """
+    folder = Path(folder)
+    found = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and _pickle_like(p))
+    if found:
+        raise IntegrityError(
+            f"Refusing to load {folder}: it holds pickle-like file(s): {', '.join(found)}. salesml models are "
+            "LightGBM text and JSON only; a pickle can run code when loaded. Restore the model from the registry or retrain."
+        )
 
 
 def library_versions() -> Mapping[str, str]:

@@ -337,7 +337,15 @@ class ChunkScorer:
         marks duplicates itself (Spark does it with a window over the whole input).
     """
 
-    def __init__(self, scorer: Scorer, reasons: str, as_of: pd.Timestamp | None, registry: KeyRegistry | None = None):
+    def __init__(
+        self,
+        scorer: Scorer,
+        reasons: str,
+        as_of: pd.Timestamp | None,
+        registry: KeyRegistry | None = None,
+        pseudonymiser: Any = None,
+    ):
+        self.pseudonymiser = pseudonymiser
         self.scorer = scorer
         self.reasons = reasons
         self.key = scorer.key_column
@@ -368,6 +376,10 @@ class ChunkScorer:
         scored = self.scorer.score(good, reasons=self.reasons)
         rejects = self._rejects(found, frame, keys, chunk)
         self._count(chunk, scored, found, rejects, good)
+        if self.pseudonymiser is not None:  # ids leave the job only as keyed pseudonyms
+            scored[self.key] = self.pseudonymiser(scored[self.key])
+            named = rejects[self.key].notna()
+            rejects.loc[named, self.key] = self.pseudonymiser(rejects.loc[named, self.key])
         return scored, rejects
 
     def _rejects(self, found: pd.DataFrame, frame: pd.DataFrame, keys: pd.Series, chunk: Chunk) -> pd.DataFrame:
@@ -432,6 +444,7 @@ def score_batch(
     on_progress: Callable[[Progress], None] | None = None,
     tracking_uri: str | None = None,
     keys_dir: str | Path | None = None,
+    pseudonymise: bool = False,
 ) -> BatchResult:
     """Score ``source`` with ``model`` into ``sink``; publish everything or nothing.
 
@@ -444,6 +457,8 @@ def score_batch(
     sink : a .csv/.parquet path (rejects and manifest go beside it) or a
         :class:`~salesml.streams.Sink` (use :func:`~salesml.streams.open_sink` for SQL).
     reasons : ``top``, ``flagged``, ``all`` or ``none`` (see :data:`salesml.scoring.REASON_MODES`).
+    pseudonymise : write the key column of scores and rejects as keyed pseudonyms
+        (HMAC-SHA256 with ``SALESML_PSEUDONYM_KEY``) instead of raw ids.
     max_reject_rate : the share of rejected records above which the job fails
         and publishes nothing (0.05 = 5 %).
     chunk_size : records per chunk; memory grows with it, not with the input.
@@ -490,7 +505,12 @@ def score_batch(
         if getattr(source, "url", None) is not None and getattr(sink, "url", None) == source.url:
             source.connection = sink.connection  # one database: read inside the job's own transaction
         with KeyRegistry(keys_dir) as registry:
-            job = ChunkScorer(scorer, reasons, as_of_ts, registry)
+            pseudonymiser = None
+            if pseudonymise:
+                from salesml.privacy import Pseudonymiser
+
+                pseudonymiser = Pseudonymiser.from_env()
+            job = ChunkScorer(scorer, reasons, as_of_ts, registry, pseudonymiser)
             for chunk in source.chunks(chunk_size, columns):
                 scored, rejects = job.run_chunk(chunk)
                 sink.write("scores", scored)

@@ -126,6 +126,9 @@ def score(
     as_of: str = typer.Option(None, "--as-of", help="Reject records dated after this time (ISO, UTC; default: now)."),
     threads: int = typer.Option(None, "--threads", help="LightGBM prediction threads (default: all cores)."),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
+    pseudonymise: bool = typer.Option(
+        False, "--pseudonymise", help="Write keyed pseudonyms (HMAC-SHA256, key in SALESML_PSEUDONYM_KEY) instead of raw ids."
+    ),
 ) -> None:
     """Score a file or table in chunks: scores, rejects with reasons, and a manifest, published atomically.
 
@@ -161,6 +164,7 @@ def score(
             result = score_batch(
                 model, source, sink, reasons=reasons.value, max_reject_rate=max_reject_rate,
                 chunk_size=chunk_size, as_of=as_of, threads=threads, on_progress=on_progress,
+                pseudonymise=pseudonymise,
             )
     except RejectRateExceeded as err:
         console.print(str(err), style="red", markup=False, highlight=False)
@@ -326,6 +330,151 @@ def forecast_cmd(
     lo, hi = (result.columns[result.columns.str.startswith(p)][0] for p in ("lower_", "upper_"))
     for _, row in result[result["level"] == "total"].iterrows():
         console.print(f"  total {str(row['period'])[:10]}: {row['forecast']:,.0f} ({lo[6:]}% interval {row[lo]:,.0f} to {row[hi]:,.0f})")
+# ------------------------------------------------------------------ trust: registry history, monitoring, retraining
+def _registry(task: str, name: str | None):
+    import mlflow
+
+    from salesml.tasks import get_task
+    from salesml.tracking import default_tracking_uri
+
+    task_cls = get_task(task)
+    return mlflow.MlflowClient(default_tracking_uri()), name or f"salesml-{task_cls.name}", task_cls
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}", soft_wrap=True)
+    raise typer.Exit(1)
+
+
+@app.command()
+def promote(
+    task: str = typer.Option(..., "--task", help="Task name, e.g. lead-scoring."),
+    version: str = typer.Option(..., "--version", help="Registered model version to make champion."),
+    reason: str = typer.Option("", "--reason", help="Why (recorded on the version)."),
+    force: bool = typer.Option(False, "--force", help="Promote even if the version does not pass the publish gate."),
+    tolerance: float = typer.Option(0.95, "--tolerance", help="Gate tolerance: candidate >= tolerance x champion."),
+    name: str = typer.Option(None, "--name", help="Registered model name (default salesml-<task>)."),
+) -> None:
+    """Make a registered version the champion, through the publish gate; the old champion is kept."""
+    from salesml.registry import GateRefused
+    from salesml.registry import promote as do_promote
+
+    from mlflow.exceptions import MlflowException
+
+    client, model, task_cls = _registry(task, name)
+    try:
+        decision = do_promote(
+            client, model, version, metric=task_cls.primary_metric, greater_is_better=task_cls.greater_is_better,
+            tolerance=tolerance, force=force, reason=reason,
+        )
+    except (GateRefused, ValueError, MlflowException) as err:
+        _fail(str(err))
+    console.print(f"{model} v{version} is now champion ({decision.reason}).")
+
+
+@app.command()
+def rollback(
+    task: str = typer.Option(..., "--task", help="Task name, e.g. lead-scoring."),
+    reason: str = typer.Option("", "--reason", help="Why (recorded on the version rolled back)."),
+    name: str = typer.Option(None, "--name", help="Registered model name (default salesml-<task>)."),
+) -> None:
+    """Undo the latest promotion: the previous champion becomes champion again."""
+    from salesml.registry import rollback as do_rollback
+
+    client, model, _ = _registry(task, name)
+    try:
+        event = do_rollback(client, model, reason=reason)
+    except ValueError as err:
+        _fail(str(err))
+    console.print(f"{model}: champion rolled back from v{event['previous']} to v{event['version']}.")
+
+
+@app.command()
+def history(
+    task: str = typer.Option(..., "--task", help="Task name, e.g. lead-scoring."),
+    name: str = typer.Option(None, "--name", help="Registered model name (default salesml-<task>)."),
+) -> None:
+    """Every registered version's gate decision, and every change of champion."""
+    from salesml.registry import champion_history
+
+    client, model, _ = _registry(task, name)
+    versions = sorted(client.search_model_versions(f"name = '{model}'"), key=lambda v: int(v.version))
+    for v in versions:
+        t = v.tags or {}
+        console.print(f"v{v.version}: {t.get('salesml.gate.decision', '')} - {t.get('salesml.gate.reason', '')}")
+    for event in champion_history(client, model):
+        previous = f" (was v{event['previous']})" if event.get("previous") else ""
+        console.print(f"{event['at']} {event['action']} v{event['version']}{previous} by {event['by']}: {event['reason']}")
+
+
+@app.command()
+def monitor(
+    model: str = typer.Option(..., "--model", help="models:/salesml-lead-scoring@champion, runs:/..., or a folder."),
+    current: Path = typer.Option(..., "--current", help="Recent rows (CSV/Parquet), with outcomes when they are known."),
+    reference: Path = typer.Option(None, "--reference", help="Reference rows (default: the holdout profile stored in the model)."),
+    kpis: Path = typer.Option(None, "--kpis", help="Period KPI table: period, kpi, value (or period + one column per KPI)."),
+    settings: Path = typer.Option(None, "--settings", help="Targets, alert and retrain rules (e.g. experiments/monitoring.yaml)."),
+    out: Path = typer.Option(Path("outputs/monitoring"), "--out", help="Folder for report.html and summary.json."),
+    as_of: str = typer.Option(None, "--as-of", help="Monitoring date (default: latest time in --current)."),
+    track: bool = typer.Option(True, "--track/--no-track", help="Log the report to MLflow as a monitoring run."),
+) -> None:
+    """Drift (PSI), score drift, predicted vs actual, KPI traffic lights, alerts and the retrain decision."""
+    from salesml.monitoring import log_report
+    from salesml.monitoring import monitor as run_monitor
+    from salesml.scoring import load_model
+    from salesml.sources import read_table
+
+    _setup_logging(False)
+    scorer = load_model(model)
+    with console.status("Monitoring..."):
+        report = run_monitor(
+            scorer, read_table(current), reference=read_table(reference) if reference else None,
+            kpis=kpis, settings=settings, as_of=as_of, model_uri=model,
+        )
+    paths = report.write(out)
+    s = report.summary
+    colour = {"green": "green", "yellow": "yellow", "red": "red"}
+    console.print(f"overall: [{colour[s['overall']]}]{s['overall']}[/]")
+    d = s["drift"]
+    console.print(f"feature drift: {d['n_red']} red, {d['n_yellow']} yellow; score drift PSI {d['score']['psi']:.4f} ({d['score']['light']})")
+    for k in s["kpis"]:
+        if k["light"]:
+            console.print(f"  {k['title']:<32} {k['value']:.4g} vs target {k['target']:.4g}: [{colour[k['light']]}]{k['light']}[/]")
+    for a in s["active_alerts"]:
+        console.print(f"[red]alert:[/red] {a['message']}")
+    verdict = "recommended" if s["retrain"]["recommended"] else "not needed"
+    console.print(f"retrain: {verdict}" + "".join(f"\n  - {r}" for r in s["retrain"]["reasons"]))
+    console.print(f"report: {paths['html']}  summary: {paths['json']}")
+    if track:
+        run_id = log_report(report)
+        console.print(f"logged to MLflow run {run_id}")
+
+
+@app.command()
+def retrain(
+    config: Path = typer.Option(..., "--config", "-c", help="Experiment YAML pointing at the new data."),
+    trials: int = typer.Option(None, "--trials", help="Optuna trials (overrides the YAML)."),
+    if_needed: Path = typer.Option(None, "--if-needed", help="A monitoring summary.json: retrain only if it recommends it."),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Train on new data and put the model through the publish gate (the champion moves only if it passes)."""
+    import json
+
+    from salesml.monitoring import retrain as do_retrain
+
+    _setup_logging(verbose)
+    reasons: list[str] = []
+    if if_needed is not None:
+        if not Path(if_needed).is_file():
+            _fail(f"{if_needed} does not exist: run `salesml monitor ... --out` first, or drop --if-needed.")
+        summary = json.loads(Path(if_needed).read_text("utf-8"))
+        if not summary["retrain"]["recommended"]:
+            console.print(f"retrain not needed according to {if_needed}.")
+            return
+        reasons = list(summary["retrain"]["reasons"])
+    start = time.perf_counter()
+    result = do_retrain(config, trials=trials, reasons=reasons)
+    _print_result(result, time.perf_counter() - start)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,7 +3,9 @@
 Every table is validated with pandera in lazy mode so that *all* problems are
 collected and reported together, each naming the column, the check, a few row
 keys and how to fix it. Values of columns that may hold personal data are
-never echoed in messages.
+never echoed in messages; row keys are shown as ``lead_id=L0042``, or as the
+row position and a pseudonym when ``SALESML_PSEUDONYM_KEY`` is set (see
+:mod:`salesml.privacy`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ with warnings.catch_warnings():
     # about pandas 3 on every import; salesml's Spark path does not use pyspark.pandas.
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
     import pandera.pandas as pa
+
+from salesml.privacy import describe_key, looks_personal, redact_values
 
 logger = logging.getLogger(__name__)
 
@@ -201,7 +205,8 @@ def validate_table(
         problems.append(
             Problem(table, None, "empty", "the table has no rows", "check the export or the query that produced it")
         )
-    personal = set(personal)
+    # values of personal-looking columns are never echoed; the key column follows the row-key rule instead
+    personal = set(personal) | {str(c) for c in df.columns if looks_personal(str(c)) and c != key}
     rule_by_name = {r.name: r for r in rules}
     try:
         _schema_for(rules).validate(df, lazy=True)
@@ -219,7 +224,7 @@ def row_keys(df: pd.DataFrame, index: Iterable, key: str | None) -> tuple[str, .
     idx = list(index)
     if key is not None and key in df.columns:
         values = df.loc[idx, key] if idx else []
-        return tuple(f"{key}={v}" if not pd.isna(v) else f"row {i}" for i, v in zip(idx, values))
+        return tuple(describe_key(key, v, i) if not pd.isna(v) else f"row {i}" for i, v in zip(idx, values))
     return tuple(f"row {i}" for i in idx)
 
 
@@ -253,13 +258,16 @@ def _problems_from_pandera(
             n_values = dups.nunique()
             message = f"{n_values} value{'s' if n_values != 1 else ''} appear more than once"
             if column not in personal:
-                message += f" (e.g. {', '.join(dups.unique()[:3])})"
+                shown = dups.unique()[:3] if column != key else redact_values(str(column), dups.unique()[:3])
+                message += f" (e.g. {', '.join(shown)})"
         elif base == "not_nullable":
             message = "has missing values where none are allowed"
         else:
             message = f"failed check '{check_name}'"
             if column not in personal:
-                sample = ", ".join(repr(v) for v in group["failure_case"].astype(str).unique()[:3])
+                bad = group["failure_case"].astype(str).unique()[:3]
+                bad = bad if column != key else redact_values(str(column), bad)
+                sample = ", ".join(repr(v) for v in bad)
                 message += f"; bad values: {sample}"
         fix = _FIXES.get(base, _FIXES.get(check_name, "correct the values"))
         problems.append(Problem(table, str(column), base, message, fix, keys, len(index)))

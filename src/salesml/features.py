@@ -9,8 +9,10 @@ reasons attached to each score ("visited the pricing page 6 times").
 Column typing rules (first match wins):
 
 * listed under ``exclude`` or the id / label columns -> not a feature;
-* looks like personal data (name says e-mail, phone, name, address...; or the
-  values look like e-mails / phone numbers) -> dropped unless allowed;
+* looks like personal data (:mod:`salesml.privacy`: the name says e-mail,
+  phone, name, address, customer id...; or the values look like e-mails, phone
+  numbers, national ids, person names, or are full of contact details) ->
+  dropped unless listed in ``allow_personal``;
 * boolean dtype, or only yes/no/true/false values -> ``bool`` (0/1);
 * numeric dtype -> ``numeric``;
 * datetime dtype, or text of which >= 95 % parses as dates -> ``datetime``
@@ -19,10 +21,12 @@ Column typing rules (first match wins):
 * text whose values average >= 3 words -> ``text``: one 0/1 feature per token
   or bigram of a vocabulary learnt from the training rows (tokens must appear
   in at least ``min_token_count`` rows, so rare words such as names never
-  become features);
+  become features; e-mail/web addresses and phone numbers are cut out first and
+  common given names and surnames are never tokens);
 * other text with at most ``max_categories`` distinct values, or whose values
-  repeat -> ``categorical`` (LightGBM native categories; unseen values at
-  scoring time are treated as missing, never an error);
+  repeat -> ``categorical`` (LightGBM native categories of at least
+  ``min_category_count`` training rows and holding no contact details; unseen
+  values at scoring time are treated as missing, never an error);
 * otherwise (nearly unique short strings: identifiers) -> dropped.
 """
 
@@ -39,37 +43,14 @@ import numpy as np
 import pandas as pd
 
 from salesml.contracts import BINARY_FALSE, BINARY_TRUE, parse_datetime
+from salesml.privacy import has_contact_details, is_common_name, looks_personal, scan, scrub_text
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["TabularEncoder", "ColumnPlan", "MissingColumnsError", "ROW_ISSUE_CODES", "looks_personal"]
 
-#: Last words of column names that announce personal data ("contact_email", "phone", "first_name");
-#: "email_opens" or "phone_calls" are behaviour counts and stay features.
-PERSONAL_LAST_WORDS = frozenset(
-    "email mail emailaddress phone mobile telephone tel fax cell name names firstname lastname surname "
-    "fullname address street zip zipcode postcode postalcode passport ssn iban birthday birthdate dob "
-    "nationalid idcard".split()
-)
-#: Whole phrases that announce personal data anywhere in a name.
-PERSONAL_NAME_PATTERN = re.compile(
-    r"(e[-_]?mail[-_]?address|phone[-_]?number|national[-_]?id|id[-_]?card|date[-_]?of[-_]?birth|tax[-_]?id)",
-    re.IGNORECASE,
-)
-
-
-def looks_personal(column: str) -> bool:
-    """Whether a column's name says it holds direct identifiers (contact details, names, ids of people)."""
-    words = [w for w in re.split(r"[^0-9a-zA-Z]+|(?<=[a-z])(?=[A-Z])", column) if w]
-    if not words:
-        return False
-    return words[-1].lower() in PERSONAL_LAST_WORDS or bool(PERSONAL_NAME_PATTERN.search(column))
-
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 _SINGULAR = re.compile(r"\b(1) ([A-Za-z-]+?)s\b")  # "1 times" -> "1 time"
 _DATE_LIKE = re.compile(r"^\s*(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4}|\d{4}/\d{1,2}/\d{1,2})")
-_PHONE = re.compile(r"^\+?[\d\s().-]{7,}$")
 _TOKEN = re.compile(r"[a-z][a-z0-9]+")
 _STOPWORDS = frozenset(
     "a an the and or but of to in on for with at by from is are was were be been it this that we our you your "
@@ -147,7 +128,8 @@ def _is_string_like(s: pd.Series) -> bool:
 
 
 def _tokens(text: str) -> list[str]:
-    words = [w for w in _TOKEN.findall(text.lower()) if w not in _STOPWORDS]
+    """Words and bigrams of ``text`` after cutting out e-mail/web addresses and phone numbers."""
+    words = [w for w in _TOKEN.findall(scrub_text(text).lower()) if w not in _STOPWORDS]
     return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
 
 
@@ -164,6 +146,9 @@ class TabularEncoder:
     max_categories : categories kept per column (most frequent first).
     min_token_count : rows a text token must appear in to become a feature.
     max_tokens : tokens kept per text column (most frequent first).
+    min_category_count : rows a category must appear in to be kept (rarer ones
+        are treated as missing: a value shared by a handful of rows points at
+        those people and teaches the model nothing).
     """
 
     def __init__(
@@ -175,6 +160,7 @@ class TabularEncoder:
         max_categories: int = 100,
         min_token_count: int = 20,
         max_tokens: int = 60,
+        min_category_count: int = 5,
     ):
         self.time_column = time_column
         self.exclude = list(exclude)
@@ -182,12 +168,19 @@ class TabularEncoder:
         self.max_categories = max_categories
         self.min_token_count = min_token_count
         self.max_tokens = max_tokens
+        self.min_category_count = min_category_count
 
     # ------------------------------------------------------------------ fit
     def fit(self, X: pd.DataFrame, y: Any = None) -> TabularEncoder:
         if X.shape[0] == 0:
             raise ValueError("TabularEncoder.fit needs at least one row. Got an empty frame.")
         excluded = set(self.exclude)
+        # the personal-data guard runs first and reports column names and reasons only
+        self.personal_ = scan(X, allow=self.allow_personal, skip=excluded | {self.time_column})
+        self._excluded_personal = {p.column: p.reason for p in self.personal_ if p.action == "excluded"}
+        for finding in self.personal_:
+            log = logger.warning if finding.action == "allowed" else logger.info
+            log("personal-data guard: column %r %s: %s", finding.column, finding.action, finding.reason)
         plans: list[ColumnPlan] = []
         for name in X.columns:
             name = str(name)
@@ -209,15 +202,8 @@ class TabularEncoder:
 
     def _plan(self, name: str, s: pd.Series) -> ColumnPlan:
         non_null = s.dropna()
-        if name not in self.allow_personal:
-            if looks_personal(name):
-                return ColumnPlan(name, "dropped", reason="its name suggests personal data")
-            if _is_string_like(s) and len(non_null):
-                sample = non_null.astype(str).head(500)
-                if sample.str.match(_EMAIL).mean() > 0.5:
-                    return ColumnPlan(name, "dropped", reason="its values look like e-mail addresses")
-                if sample.str.match(_PHONE).mean() > 0.5 and not pd.api.types.is_numeric_dtype(s.dtype):
-                    return ColumnPlan(name, "dropped", reason="its values look like phone numbers")
+        if name in self._excluded_personal:
+            return ColumnPlan(name, "dropped", reason=self._excluded_personal[name])
         if len(non_null) == 0:
             return ColumnPlan(name, "dropped", reason="every value is missing")
         if pd.api.types.is_bool_dtype(s.dtype):
@@ -241,7 +227,8 @@ class TabularEncoder:
             return self._text_plan(name, values)
         counts = values.value_counts()
         if len(counts) <= self.max_categories or (counts >= 2).sum() >= 0.5 * len(counts):
-            kept = counts.index[: self.max_categories].tolist()
+            common = counts[counts >= self.min_category_count]
+            kept = [c for c in common.index[: self.max_categories] if not has_contact_details(str(c))]
             return ColumnPlan(name, "categorical", features=[name], categories=sorted(kept))
         return ColumnPlan(name, "dropped", reason="nearly every value is different (an identifier?)")
 
@@ -255,7 +242,8 @@ class TabularEncoder:
         df = Counter()
         for text in values:
             df.update(set(_tokens(text)))
-        kept = [t for t, c in df.most_common() if c >= self.min_token_count][: self.max_tokens]
+        usable = (t for t, c in df.most_common() if c >= self.min_token_count)
+        kept = [t for t in usable if not any(is_common_name(w) for w in t.split())][: self.max_tokens]
         kept = sorted(kept)
         features = [f"{name}__n_words"] + [f"{name}__has__{t.replace(' ', '_')}" for t in kept]
         return ColumnPlan(name, "text", features=features, tokens=kept)
@@ -406,6 +394,7 @@ class TabularEncoder:
                 "max_categories": self.max_categories,
                 "min_token_count": self.min_token_count,
                 "max_tokens": self.max_tokens,
+                "min_category_count": self.min_category_count,
             },
             "columns": [asdict(p) for p in self.columns_],
         }

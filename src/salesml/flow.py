@@ -29,6 +29,8 @@ from salesml.calibration import Calibrator
 from salesml.config import ExperimentConfig, load_config
 from salesml.explain import mean_abs_importance, shap_explanation
 from salesml.features import TabularEncoder
+from salesml.monitoring import reference_profile
+from salesml.privacy import report as privacy_report
 from salesml.registry import GateDecision
 from salesml.scoring import Scorer
 from salesml.sources import load_tables
@@ -108,6 +110,7 @@ def train(
 
     with tracker.run(task.name, tags={"salesml.task": task.name}) as run_id:
         tracker.log_params(_run_params(cfg, task, split, encoder))
+        tracker.log_dict(privacy_report(encoder), "privacy/personal_data.json")  # column names and reasons only
         study = None
         params = dict(cfg.model)
         if cfg.tuning.trials > 0 or cfg.tuning.timeout:
@@ -154,6 +157,7 @@ def train(
         test_frame = _rows(dataset.frame, split.test)
         y_test = dataset.target[split.test]
         pred = scorer.predict(test_frame)
+        bundle.metadata["monitoring_reference"] = reference_profile(encoder, test_frame, pred)  # aggregates only
         output = task.postprocess(pred, test_frame)
         metrics = {f"test.{k}": v for k, v in task.evaluate(y_test, pred, output).items()}
         valid_pred = scorer.predict(_rows(dataset.frame, split.valid))

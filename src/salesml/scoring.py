@@ -2,9 +2,11 @@
 
 ``salesml.load_model(uri)`` accepts a registry URI
 (``models:/salesml-lead-scoring@champion``), a run or logged-model URI, an
-MLflow model folder or a bare bundle folder. The bundle's digests are checked
-before anything in it is parsed, and nothing from the artifact is imported or
-executed: the pyfunc code file MLflow keeps beside it is not run here.
+MLflow model folder or a bare bundle folder. The whole folder is checked for
+pickle-like files, then the bundle's digests (and signature, see
+:mod:`salesml.artifact`) before anything in it is parsed, and nothing from the
+artifact is imported or executed: the pyfunc code file MLflow keeps beside it
+is not run here.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from salesml.artifact import ModelBundle, read_bundle
+from salesml.artifact import ModelBundle, read_bundle, refuse_pickles
 from salesml.calibration import Calibrator
 from salesml.explain import contributions
 from salesml.explain import reasons as explain_reasons
@@ -150,6 +152,7 @@ def load_model(uri: str | Path, *, tracking_uri: str | None = None) -> Scorer:
     """Load a salesml model from the registry, a run, or a local folder, verifying its digests."""
     path = Path(str(uri))
     if path.exists():
+        refuse_pickles(path)
         return Scorer(read_bundle(_bundle_dir(path)))
     import mlflow
 
@@ -158,6 +161,7 @@ def load_model(uri: str | Path, *, tracking_uri: str | None = None) -> Scorer:
     mlflow.set_tracking_uri(tracking_uri or default_tracking_uri())
     with tempfile.TemporaryDirectory(prefix="salesml-model-") as tmp:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=str(uri), dst_path=tmp))
+        refuse_pickles(local)
         bundle = read_bundle(_bundle_dir(local))
     scorer = Scorer(bundle)
     scorer.metadata = {**scorer.metadata, "source_uri": str(uri)}

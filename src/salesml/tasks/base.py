@@ -9,7 +9,8 @@ forecasting:
 * its LightGBM objective, early-stopping metric, calibration and default
   search space (class attributes),
 * its metrics and primary metric (:meth:`Task.evaluate`), extra plots
-  (:meth:`Task.figures`) and data-sufficiency rules (:meth:`Task.data_problems`),
+  (:meth:`Task.figures`), data-sufficiency rules (:meth:`Task.data_problems`)
+  and where observed outcomes are found for monitoring (:meth:`Task.actuals`),
 * how predictions become the business output (:meth:`Task.postprocess`),
   optionally with state learnt on the validation rows
   (:meth:`Task.fit_postprocess`, e.g. interval widths),
@@ -219,6 +220,22 @@ class Task(ABC):
         Default: none. Its metrics are logged with the holdout's (and kept in the model's metadata).
         """
         return None
+
+    def actuals(self, frame: pd.DataFrame) -> np.ndarray | None:
+        """Observed outcomes in a frame being monitored (NaN where not known yet); ``None`` when it has none.
+
+        :func:`salesml.monitoring.monitor` compares them with the predictions
+        once outcomes arrive. Default: the label column, as 0/1 for binary
+        objectives and as numbers otherwise.
+        """
+        label = self.columns.label
+        if not label or label not in frame.columns:
+            return None
+        if self.objective == "binary":
+            from salesml.contracts import BinaryLabel
+
+            return BinaryLabel(label).encode(frame[label])
+        return pd.to_numeric(frame[label], errors="coerce").to_numpy(dtype=float)
 
     # ------------------------------------------------------------- scoring
     def predict(self, frame: pd.DataFrame, model_pred: np.ndarray) -> np.ndarray:
