@@ -126,7 +126,11 @@ def train(
             from salesml.plots import tuning_history_plot
 
             tracker.log_figure(
-                tuning_history_plot([t.value if t.value is not None else np.nan for t in study.trials], task.greater_is_better, task.primary_metric),
+                tuning_history_plot(
+                    [t.value if t.value is not None else np.nan for t in study.trials],
+                    _maximize(task.eval_metric),
+                    task.eval_metric,
+                ),
                 "plots/tuning_history.png",
             )
         booster = _fit(task, X, dataset, split, encoder, params, cfg.random_state)
@@ -301,6 +305,15 @@ def _refitter(task: Task, dataset: Dataset, params: Mapping[str, Any], seed: int
     return fit_predict
 
 
+#: LightGBM metrics where higher is better; trials report the early-stopping metric, so the
+#: study's direction follows it (not the task's primary metric, which may point the other way).
+_HIGHER_IS_BETTER = frozenset({"auc", "average_precision", "ndcg", "map", "auc_mu"})
+
+
+def _maximize(lightgbm_metric: str) -> bool:
+    return lightgbm_metric in _HIGHER_IS_BETTER
+
+
 def _tune(cfg, task, X, dataset, split, encoder, tracker, callbacks):
     from optuna_integration.lightgbm import LightGBMPruningCallback
 
@@ -316,7 +329,7 @@ def _tune(cfg, task, X, dataset, split, encoder, tracker, callbacks):
     return run_study(
         objective,
         space=get_search_space(cfg.tuning.search_space or task.default_search_space),
-        direction="maximize" if task.greater_is_better else "minimize",
+        direction="maximize" if _maximize(task.eval_metric) else "minimize",
         n_trials=cfg.tuning.trials or None,
         timeout=cfg.tuning.timeout,
         random_state=cfg.random_state,

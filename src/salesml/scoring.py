@@ -115,7 +115,7 @@ class Scorer:
         parts = [output]
         if self.key_column in df.columns:
             parts.insert(0, df[[self.key_column]])
-        if mode != "none" and len(df) and self.task.explained_by_model():
+        if mode != "none" and self.task.explained_by_model():
             rows = np.flatnonzero(output[flag].to_numpy(dtype=bool)) if mode == "flagged" else np.arange(len(df))
             values, base = contributions(self.booster, X.iloc[rows], **self.predict_params)
             found = explain_reasons(values, X.iloc[rows], self.encoder, n=n_reasons, templates=self.task.reason_templates())
