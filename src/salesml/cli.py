@@ -275,7 +275,9 @@ def demo(
 
     _setup_logging(False)
     start = time.perf_counter()
-    progress, callback = _trial_progress(trials)
+    from salesml.tasks import TASKS
+
+    progress, callback = _trial_progress(trials * len(TASKS))  # one bar over every task's study
     with progress:
         report = run_demo(
             workdir, size=size.value, trials=trials, random_state=seed,

@@ -96,7 +96,8 @@ def segment(
     """Place each customer scored by both models in a value x risk segment.
 
     Customers present in only one of the two tables are left out and counted
-    in ``metrics["unmatched_clv"]`` / ``["unmatched_churn"]`` (and logged).
+    in ``metrics["unmatched_clv"]`` / ``["unmatched_churn"]`` (and logged): the
+    churn model scores active customers only, CLV every known customer.
     """
     if not 0.0 < value_quantile < 1.0:
         raise ValueError(f"value_quantile must be in (0, 1), e.g. 0.8 for the top 20%. Got {value_quantile!r} instead.")
@@ -109,7 +110,7 @@ def segment(
     common = value.index.intersection(risk.index, sort=False)
     unmatched_clv, unmatched_churn = len(value) - len(common), len(risk) - len(common)
     if unmatched_clv or unmatched_churn:
-        logger.warning(
+        logger.info(
             "segments cover %d customers scored by both models; %d only had a CLV score, %d only a churn score",
             len(common), unmatched_clv, unmatched_churn,
         )

@@ -96,7 +96,7 @@ def test_tracked_run_registers_and_the_champion_scores_today(small_crm, mlflow_s
     import mlflow
 
     tables = Churn.builtin_tables(small_crm)
-    result = salesml.train({"task": "churn", "tuning": {"trials": 2, "search_space": "lightgbm-small"}}, tables=tables)
+    result = salesml.train({"task": "churn"}, tables=tables)
     assert result.version == "1" and result.decision.promoted
     client = mlflow.MlflowClient()
     run = client.get_run(result.run_id)
