@@ -80,22 +80,7 @@ def make_storage(url: str | None) -> optuna.storages.BaseStorage | None:
         from optuna.storages.journal import JournalFileBackend
 
         return optuna.storages.JournalStorage(JournalFileBackend(path))
-    return _retry(lambda: optuna.storages.RDBStorage(url), "storage creation")
-
-
-def _retry(make: Callable[[], Any], what: str) -> Any:
-    """``make()``, retried: workers starting together on a new storage race to create its tables."""
-    import time
-
-    for attempt in range(8):
-        try:
-            return make()
-        except Exception as err:  # e.g. "table studies already exists" from the other worker
-            if attempt == 7:
-                raise
-            logger.info("%s raced with another worker (%s); retrying", what, type(err).__name__)
-            time.sleep(0.2 * (attempt + 1))
-    raise AssertionError("unreachable")
+    return optuna.storages.RDBStorage(url)
 
 
 def run_study(
