@@ -37,7 +37,7 @@ from salesml.sources import load_tables
 from salesml.split import TimeSplit
 from salesml.tasks import Task, get_task
 from salesml.tasks.base import BacktestReport, Dataset, SplitSettings
-from salesml.tracking import MLflowTracker, NullTracker, Tracker
+from salesml.tracking import MLflowTracker, Tracker
 
 logger = logging.getLogger(__name__)
 

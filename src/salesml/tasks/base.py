@@ -51,7 +51,7 @@ from pydantic import BaseModel, ConfigDict
 from salesml.features import TabularEncoder
 from salesml.split import TimeSplit, time_split
 
-__all__ = ["Task", "Dataset", "TaskColumns", "TaskParams", "SplitSettings", "BacktestReport", "FitPredict"]
+__all__ = ["Task", "Dataset", "TaskColumns", "TaskParams", "SplitSettings", "BacktestReport", "FitPredict", "too_few_of_each_class"]
 
 
 class _Strict(BaseModel):
@@ -105,6 +105,31 @@ class BacktestReport:
     metrics: dict[str, float] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     figures: dict[str, Any] = field(default_factory=dict)
+
+
+def too_few_of_each_class(
+    y_train: np.ndarray,
+    y_test: np.ndarray,
+    *,
+    min_positive: int,
+    min_negative: int,
+    positive: str,
+    negative: str,
+    rows: str,
+) -> list[str]:
+    """Data-sufficiency problems of a binary task: too few positives or negatives in training or holdout.
+
+    ``positive``/``negative``/``rows`` word the message, e.g. "converted", "unconverted", "leads".
+    """
+    problems = []
+    for side, y in (("training", y_train), ("holdout", y_test)):
+        pos, neg = int(np.sum(y == 1)), int(np.sum(y == 0))
+        if pos < min_positive or neg < min_negative:
+            problems.append(
+                f"the {side} set has {pos} {positive} and {neg} {negative} {rows}; at least "
+                f"{min_positive} and {min_negative} are needed"
+            )
+    return problems
 
 
 class Task(ABC):

@@ -32,7 +32,7 @@ from pydantic import field_validator
 from salesml.contracts import BinaryLabel
 from salesml.metrics import classification_metrics, recall_at
 from salesml.split import TimeSplit
-from salesml.tasks.base import Dataset, TaskParams
+from salesml.tasks.base import Dataset, TaskParams, too_few_of_each_class
 from salesml.tasks.customer import CustomerParams, CustomerTask
 
 __all__ = ["Churn", "ChurnParams"]
@@ -160,15 +160,10 @@ class Churn(CustomerTask):
         return {"plots/gain_vs_baselines.png": plots.gain_comparison_plot(y_true, predictions)}
 
     def data_problems(self, y_train: np.ndarray, y_test: np.ndarray) -> list[str]:
-        problems = []
-        for side, y in (("training", y_train), ("holdout", y_test)):
-            churned, kept = int(np.sum(y == 1)), int(np.sum(y == 0))
-            if churned < self.params.min_churned or kept < self.params.min_retained:
-                problems.append(
-                    f"the {side} set has {churned} churned and {kept} retained customers; at least "
-                    f"{self.params.min_churned} and {self.params.min_retained} are needed"
-                )
-        return problems
+        return too_few_of_each_class(
+            y_train, y_test, min_positive=self.params.min_churned, min_negative=self.params.min_retained,
+            positive="churned", negative="retained", rows="customers",
+        )
 
     def summary(self, metrics: Mapping[str, float], scored: pd.DataFrame | None) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -18,7 +18,7 @@ from pydantic import field_validator
 
 from salesml.contracts import BinaryLabel, ColumnRule, Problem, all_missing_columns, parse_datetime, validate_table
 from salesml.metrics import classification_metrics, threshold_metrics
-from salesml.tasks.base import Dataset, Task, TaskColumns, TaskParams
+from salesml.tasks.base import Dataset, Task, TaskColumns, TaskParams, too_few_of_each_class
 
 __all__ = ["LeadScoring", "LeadScoringColumns", "LeadScoringParams"]
 
@@ -187,15 +187,10 @@ class LeadScoring(Task):
         }
 
     def data_problems(self, y_train: np.ndarray, y_test: np.ndarray) -> list[str]:
-        problems = []
-        for side, y in (("training", y_train), ("holdout", y_test)):
-            pos, neg = int(np.sum(y == 1)), int(np.sum(y == 0))
-            if pos < self.params.min_positives or neg < self.params.min_negatives:
-                problems.append(
-                    f"the {side} set has {pos} converted and {neg} unconverted leads; at least "
-                    f"{self.params.min_positives} and {self.params.min_negatives} are needed"
-                )
-        return problems
+        return too_few_of_each_class(
+            y_train, y_test, min_positive=self.params.min_positives, min_negative=self.params.min_negatives,
+            positive="converted", negative="unconverted", rows="leads",
+        )
 
     # ------------------------------------------------------------- scoring
     @property
