@@ -38,13 +38,18 @@ def test_each_window_learns_only_from_periods_before_it(setup, report):
     _, _, dataset = setup
     result, calls = report
     period, origin = dataset.frame["period"].to_numpy(), dataset.frame["origin"].to_numpy()
-    assert len(calls) == 3
+    assert len(calls) == 3 + 4  # the scored windows and, before them, the default 4 calibration windows
+    starts = []
     for train, valid, rows in calls:
-        (window_origin,) = np.unique(origin[rows])
+        window_origin = origin[rows].min()
+        assert len(np.unique(origin[rows])) == 3  # forecasts from every origin up to the next window (step = horizon)
         assert period[train | valid].max() <= window_origin < period[rows].min()
         assert origin[valid].max() < window_origin
         assert period[train].max() < origin[valid].min()  # purged: no training target inside the validation slice
+        starts.append(window_origin)
+    assert (np.diff(np.array(starts, dtype="datetime64[ns]")).astype("timedelta64[D]").astype(int) > 27).all()
     windows = result.tables["backtest/windows.csv"]
+    assert (windows["interval_residuals"] == "4 earlier windows (825 rows)").all()
     assert (windows["latest_period_learnt_from"] <= windows["origin"]).all()
     assert (windows["first_forecast_period"] > windows["origin"]).all()
     assert windows["origin"].is_monotonic_increasing and windows["origin"].is_unique

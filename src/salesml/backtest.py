@@ -2,17 +2,29 @@
 
 Window ``k`` has a forecast origin ``c_k``; the last window ends at the last
 observed period and earlier windows step back ``step`` periods each (default:
-one horizon, so windows do not overlap). For every window:
+one horizon, so windows do not overlap). Before the ``windows`` scored windows
+come ``calibration_windows`` more on the same grid. For every window:
 
 * the model is refitted with the shared flow's fit (a new encoder, booster and
   calibration; the run's hyperparameters and seed) on rows whose **target
   period is before the validation slice**, early-stopped on the validation
   slice (the ``valid_periods`` origins before ``c_k``, targets up to ``c_k``),
   so everything it learns from ends at ``c_k``, before the window;
-* conformal intervals are fitted on that validation slice, exactly as for the
-  shipped model, so the measured coverage is out of sample;
+* it forecasts from every origin it spans (``c_k`` to ``c_k + step - 1``):
+  out-of-sample errors that later windows and the shipped model learn their
+  conformal intervals from;
+* the window's intervals come from the errors of the ``calibration_windows``
+  windows before it whose actuals are known at ``c_k`` (refitted models, never
+  the rows they were trained or early-stopped on), so the measured coverage is
+  out of sample and is that of the method the shipped model uses; only when no
+  earlier window exists do they fall back to the window's validation slice
+  (``windows.csv`` says which);
 * the baselines (:mod:`salesml.baselines`) forecast from the history up to ``c_k``;
-* forecasts are summed bottom-up (:mod:`salesml.reconcile`) and scored at every level.
+* the forecasts from ``c_k`` are summed bottom-up (:mod:`salesml.reconcile`)
+  and scored at every level.
+
+The shipped model's intervals (:attr:`BacktestReport.postprocess_state`) are
+learnt the same way from the latest ``calibration_windows`` windows.
 
 The statistical baselines cost one fit per series and window; beyond
 ``max_series`` series they run on a seeded sample of series, and the model is
@@ -23,6 +35,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -40,13 +53,28 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["rolling_origin", "window_origins"]
+__all__ = ["rolling_origin", "window_origins", "window_masks"]
 
 
 def window_origins(panel: Panel, *, horizon: int, windows: int, step: int) -> list[int]:
     """Origin indices of the windows, oldest first; the last window ends at the panel's origin."""
     last = panel.origin - horizon
     return [last - (windows - 1 - k) * step for k in range(windows)]
+
+
+def window_masks(
+    o_idx: np.ndarray, p_idx: np.ndarray, c: int, *, valid_periods: int, span: int = 1
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(train, valid, rows)`` of the window at origin index ``c`` (rows as boolean masks).
+
+    ``valid``: the ``valid_periods`` origins before ``c`` whose targets are known
+    at ``c``; ``train``: rows whose target period is before that slice (purged);
+    ``rows``: the window's forecasts, from the ``span`` origins ``c .. c + span - 1``.
+    """
+    valid = (o_idx >= c - valid_periods) & (o_idx < c) & (p_idx <= c)
+    train = p_idx < c - valid_periods
+    rows = (o_idx >= c) & (o_idx < c + span)
+    return train, valid, rows
 
 
 def _naive_mae(panel: Panel, origin: int) -> np.ndarray:
@@ -61,6 +89,18 @@ def _naive_mae(panel: Panel, origin: int) -> np.ndarray:
         return np.nanmean(np.where(np.isnan(diff), np.nan, diff), axis=1) if diff.shape[1] else np.full(len(y), np.nan)
 
 
+@dataclass
+class _Refit:
+    """One refitted window: its origin index and its out-of-sample predictions for every origin it spans."""
+
+    c: int
+    rows: np.ndarray  # dataset positions of the spanned rows
+    pred: np.ndarray  # relative predictions for them
+    valid: np.ndarray  # the window's validation mask (the fallback for intervals)
+    pred_valid: np.ndarray
+    learnt_from: np.ndarray  # train | valid
+
+
 def rolling_origin(
     task: Forecasting,
     panel: Panel,
@@ -72,9 +112,11 @@ def rolling_origin(
     valid_periods: int,
     baselines: Sequence[str],
     max_series: int,
+    calibration_windows: int = 4,
     random_state: int = 0,
 ) -> BacktestReport:
-    """Run the backtest; returns metrics, the forecast / per-series / per-level / window tables and a plot."""
+    """Run the backtest; returns metrics, the forecast / per-series / per-level / window tables, a plot,
+    and (``postprocess_state``) the interval state learnt from the latest windows' out-of-sample errors."""
     H = task.horizon
     frame = dataset.frame
     y_rel = dataset.target
@@ -85,23 +127,36 @@ def rolling_origin(
     level_cols = [c for lv in task.params.intervals for c in interval_columns(lv)]
     keys = panel.keys
 
-    window_frames, window_rows = [], []
-    for k, c in enumerate(window_origins(panel, horizon=H, windows=windows, step=step)):
-        valid = (o_idx >= c - valid_periods) & (o_idx < c) & (p_idx <= c)
-        train = p_idx < c - valid_periods
-        rows = o_idx == c
-        if train.sum() < task.params.min_train_rows or not valid.any() or not rows.any():
+    refits: list[_Refit] = []
+    for c in window_origins(panel, horizon=H, windows=windows + calibration_windows, step=step):
+        train, valid, rows = window_masks(o_idx, p_idx, c, valid_periods=valid_periods, span=step)
+        if c < 0 or train.sum() < task.params.min_train_rows or not valid.any() or not (rows & (o_idx == c)).any():
             logger.warning(
                 "backtest window at %s skipped: %d training rows (at least %d needed), %d validation rows",
-                panel.periods[max(c, 0)].date() if c >= 0 else "before the data", int(train.sum()),
+                panel.periods[c].date() if c >= 0 else "before the data", int(train.sum()),
                 task.params.min_train_rows, int(valid.sum()),
             )
             continue
         pred_valid, pred_rows = fit_predict(train, valid, rows)
+        refits.append(_Refit(c, np.flatnonzero(rows), np.asarray(pred_rows, float), valid, np.asarray(pred_valid, float), train | valid))
+    metric_origins = set(window_origins(panel, horizon=H, windows=windows, step=step))
+    scored = [r for r in refits if r.c in metric_origins]
+    if not scored:
+        raise ValueError(
+            f"No backtest window has enough history: each needs {task.params.min_train_rows} training rows before "
+            f"its validation slice. Lower params.backtest_windows (now {windows}) or set it to 0 to skip the backtest."
+        )
+
+    window_frames, window_rows = [], []
+    for k, refit in enumerate(scored):
+        c = refit.c
         window_task = type(task)(columns=task.columns, params=task.params)
-        window_task.fit_postprocess(y_rel[valid], pred_valid, frame[valid])
-        part = frame.loc[rows]
-        out = window_task.postprocess(pred_rows, part)
+        earlier = [r for r in refits if r.c < c][-calibration_windows:] if calibration_windows else []
+        source, _ = _fit_intervals(window_task, earlier, y_rel, frame, p_idx, cutoff=c, fallback=refit)
+        at_origin = o_idx[refit.rows] == c
+        positions = refit.rows[at_origin]
+        part = frame.iloc[positions]
+        out = window_task.postprocess(refit.pred[at_origin], part)
         result = pd.DataFrame(
             {
                 "window": k + 1,
@@ -110,7 +165,7 @@ def rolling_origin(
                 "origin": part["origin"].to_numpy(),
                 "period": part["period"].to_numpy(),
                 "h": part["h"].to_numpy(),
-                "actual": y_rel[rows] * part["recent_level"].to_numpy(),
+                "actual": y_rel[positions] * part["recent_level"].to_numpy(),
                 "forecast": out["forecast"].to_numpy(),
                 **{col: out[col].to_numpy() for col in level_cols},
                 "recent_level": part["recent_level"].to_numpy(),
@@ -132,30 +187,28 @@ def rolling_origin(
             lookup = np.full((len(panel.series), H), np.nan)
             lookup[chosen] = fc
             result[name] = lookup[s_idx, result["h"].to_numpy() - 1]
-        used = train | valid
         window_rows.append(
             {
                 "window": k + 1,
                 "origin": panel.periods[c],
                 "first_forecast_period": panel.periods[c + 1],
                 "last_forecast_period": panel.periods[min(c + H, panel.origin)],
-                "train_rows": int(train.sum()),
-                "valid_rows": int(valid.sum()),
-                "latest_period_learnt_from": pd.Timestamp(frame["period"][used].max()),
-                "latest_origin_learnt_from": pd.Timestamp(frame["origin"][used].max()),
+                "train_rows": int((refit.learnt_from & ~refit.valid).sum()),
+                "valid_rows": int(refit.valid.sum()),
+                "latest_period_learnt_from": pd.Timestamp(frame["period"][refit.learnt_from].max()),
+                "latest_origin_learnt_from": pd.Timestamp(frame["origin"][refit.learnt_from].max()),
+                "interval_residuals": source,
                 "series_forecast": int(len(unique)),
                 "wape": wape(result["actual"], result["forecast"]),
             }
         )
         window_frames.append((result, window_task))
-    if not window_frames:
-        raise ValueError(
-            f"No backtest window has enough history: each needs {task.params.min_train_rows} training rows before "
-            f"its validation slice. Lower params.backtest_windows (now {windows}) or set it to 0 to skip the backtest."
-        )
 
     forecasts = pd.concat([f for f, _ in window_frames], ignore_index=True)
     levels = _levels(window_frames, keys, task, names, level_cols)
+    shipped = type(task)(columns=task.columns, params=task.params)
+    _, state = _fit_intervals(shipped, refits[-calibration_windows:] if calibration_windows else [], y_rel, frame, p_idx,
+                              cutoff=panel.origin, fallback=None)
     return BacktestReport(
         metrics=_metrics(forecasts, levels, names, task.params.intervals),
         tables={
@@ -165,7 +218,32 @@ def rolling_origin(
             "backtest/per_level.csv": _per_level(levels, names, task.params.intervals),
         },
         figures={"plots/forecast_vs_actual.png": _figure(panel, levels, names, task.params.intervals)},
+        postprocess_state=state,
     )
+
+
+def _fit_intervals(
+    task: Forecasting, pool: list[_Refit], y_rel: np.ndarray, frame: pd.DataFrame, p_idx: np.ndarray,
+    *, cutoff: int, fallback: _Refit | None,
+) -> tuple[str, dict[str, Any] | None]:
+    """Fit ``task``'s intervals on the out-of-sample errors of ``pool`` whose actuals are known at ``cutoff``.
+
+    Returns where the residuals came from and the fitted state. With no such
+    errors, ``fallback``'s validation slice is used (``("", None)`` when there is
+    no fallback either: nothing fitted).
+    """
+    if pool:
+        positions = np.concatenate([r.rows for r in pool])
+        preds = np.concatenate([r.pred for r in pool])
+        known = p_idx[positions] <= cutoff
+        if known.any():
+            state = task.fit_postprocess(y_rel[positions[known]], preds[known], frame.iloc[positions[known]])
+            return f"{len(pool)} earlier windows ({int(known.sum())} rows)", state
+    if fallback is None:
+        return "", None
+    logger.warning("no earlier backtest window to learn intervals from: using the window's validation slice")
+    state = task.fit_postprocess(y_rel[fallback.valid], fallback.pred_valid, frame[fallback.valid])
+    return f"validation slice ({int(fallback.valid.sum())} rows)", state
 
 
 def _levels(window_frames: list[tuple[pd.DataFrame, Any]], keys: list[str], task: Forecasting, names: list[str], level_cols: list[str]) -> pd.DataFrame:

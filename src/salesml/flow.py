@@ -3,8 +3,12 @@
 ::
 
     validate -> build dataset -> time-ordered split -> [tune (Optuna)]
-      -> fit LightGBM -> calibrate -> [task state] -> evaluate on the holdout [and the task's baselines]
+      -> fit LightGBM -> calibrate -> [backtest] -> [task state] -> evaluate on the holdout [and the task's baselines]
       -> explain (SHAP) -> log to the tracker (params, metrics, plots, model) -> register behind the publish gate
+
+Optuna scores each trial on the validation slice (the early-stopping metric),
+or, for tasks that define :meth:`~salesml.tasks.base.Task.tuning_folds` (forecasting:
+rolling-origin windows before the holdout), by refitting on every fold.
 
 A task (:mod:`salesml.tasks`) supplies only what differs. The holdout is
 scored through the same :class:`~salesml.scoring.Scorer` that batch jobs and
@@ -89,13 +93,14 @@ def train(
     tables : input tables by name; default: as the config's ``data`` section says.
     tracker : where runs go; default :class:`MLflowTracker` on the task's experiment.
         Pass :class:`NullTracker` to log nothing.
-    trials : overrides ``tuning.trials`` (0 = no tuning).
+    trials : overrides ``tuning.trials`` (0 = no tuning, whatever ``tuning.timeout`` says).
     register : overrides ``tracking.publish``.
     callbacks : Optuna callbacks (progress bars).
     """
     cfg = load_config(dict(config) if isinstance(config, Mapping) else config)
-    if trials is not None:
-        cfg = cfg.model_copy(update={"tuning": cfg.tuning.model_copy(update={"trials": trials})})
+    if trials is not None:  # 0 means no tuning, even where the YAML sets a time budget
+        update = {"trials": trials, **({"timeout": None} if trials == 0 else {})}
+        cfg = cfg.model_copy(update={"tuning": cfg.tuning.model_copy(update=update)})
     task = get_task(cfg.task)(columns=cfg.columns, params=cfg.params)
     if tables is None:
         tables = load_tables(cfg.data, task)
@@ -128,17 +133,22 @@ def train(
             tracker.log_figure(
                 tuning_history_plot(
                     [t.value if t.value is not None else np.nan for t in study.trials],
-                    _maximize(task.eval_metric),
-                    task.eval_metric,
+                    study.direction.name == "MAXIMIZE",
+                    study.user_attrs.get("objective", task.eval_metric),
                 ),
                 "plots/tuning_history.png",
             )
         booster = _fit(task, X, dataset, split, encoder, params, cfg.random_state)
         valid_raw = booster.predict(_rows(X, split.valid).to_numpy(np.float64), raw_score=True)
         calibrator = Calibrator.fit(valid_raw, dataset.target[split.valid], method=task.calibration)
-        post_state = task.fit_postprocess(
-            dataset.target[split.valid], calibrator.transform(valid_raw), _rows(dataset.frame, split.valid)
-        )
+        backtest = task.backtest(tables, dataset, _refitter(task, dataset, params, cfg.random_state))
+        if backtest is not None and backtest.postprocess_state is not None:  # learnt out of sample
+            post_state = backtest.postprocess_state
+            task.load_postprocess_state(post_state)
+        else:
+            post_state = task.fit_postprocess(
+                dataset.target[split.valid], calibrator.transform(valid_raw), _rows(dataset.frame, split.valid)
+            )
         bundle = ModelBundle(
             boosters={"model": booster},
             metadata={
@@ -174,7 +184,6 @@ def train(
             base_out = task.postprocess(base_pred, test_frame)
             metrics.update({f"baseline.{name}.{k}": v for k, v in task.evaluate(y_test, base_pred, base_out).items()})
         metrics["model.n_trees"] = float(booster.num_trees())
-        backtest = task.backtest(tables, dataset, _refitter(task, dataset, params, cfg.random_state))
         if backtest is not None:
             metrics.update(backtest.metrics)
         bundle.metadata["metrics"] = metrics
@@ -315,21 +324,31 @@ def _maximize(lightgbm_metric: str) -> bool:
 
 
 def _tune(cfg, task, X, dataset, split, encoder, tracker, callbacks):
-    from optuna_integration.lightgbm import LightGBMPruningCallback
-
+    """Optuna over the search space: on the task's tuning folds when it has any, else on the validation slice."""
     from salesml.tuning import get_search_space, run_study
 
-    def objective(trial, params):
-        booster = _fit(
-            task, X, dataset, split, encoder, {**cfg.model, **params}, cfg.random_state,
-            callbacks=[LightGBMPruningCallback(trial, task.eval_metric, valid_name="valid")],
-        )
-        return float(booster.best_score["valid"][task.eval_metric])
+    folds = task.tuning_folds(dataset, split)
+    if folds:
+        objective, direction = _fold_objective(cfg, task, dataset, folds), task.greater_is_better
+        label = f"mean {task.primary_metric} over {len(folds)} rolling-origin windows"
+        tracker.log_params({"tuning.objective": label, "tuning.folds": len(folds)})
+    else:
+        from optuna_integration.lightgbm import LightGBMPruningCallback
 
-    return run_study(
+        def objective(trial, params):
+            booster = _fit(
+                task, X, dataset, split, encoder, {**cfg.model, **params}, cfg.random_state,
+                callbacks=[LightGBMPruningCallback(trial, task.eval_metric, valid_name="valid")],
+            )
+            return float(booster.best_score["valid"][task.eval_metric])
+
+        direction, label = _maximize(task.eval_metric), f"validation {task.eval_metric}"
+        tracker.log_params({"tuning.objective": label})
+
+    study = run_study(
         objective,
         space=get_search_space(cfg.tuning.search_space or task.default_search_space),
-        direction="maximize" if _maximize(task.eval_metric) else "minimize",
+        direction="maximize" if direction else "minimize",
         n_trials=cfg.tuning.trials or None,
         timeout=cfg.tuning.timeout,
         random_state=cfg.random_state,
@@ -338,6 +357,28 @@ def _tune(cfg, task, X, dataset, split, encoder, tracker, callbacks):
         tracker=tracker,
         callbacks=callbacks,
     )
+    study.set_user_attr("objective", label)
+    return study
+
+
+def _fold_objective(cfg, task: Task, dataset: Dataset, folds):
+    """Each trial refits on every fold (a fresh encoder, booster and calibration) and scores its rows.
+
+    The trial's value is the mean of the folds' :meth:`Task.tuning_score`; each
+    fold's value is kept as the trial's ``fold_scores`` attribute. Trials are not
+    pruned: every one is scored on all folds.
+    """
+
+    def objective(trial, params):
+        fit_predict = _refitter(task, dataset, {**cfg.model, **params}, cfg.random_state)
+        scores = []
+        for train_rows, valid_rows, rows in folds:
+            _, pred = fit_predict(train_rows, valid_rows, rows)
+            scores.append(float(task.tuning_score(dataset.target[rows], pred, _rows(dataset.frame, rows))))
+        trial.set_user_attr("fold_scores", scores)
+        return float(np.mean(scores))
+
+    return objective
 
 
 def _explain(booster, X_test: pd.DataFrame, encoder: TabularEncoder, tracker: Tracker, rows: int, seed: int) -> pd.DataFrame:

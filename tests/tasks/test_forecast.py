@@ -93,6 +93,43 @@ def test_same_data_and_seed_give_the_same_model(fast, data):
     assert again.metrics == fast.metrics
 
 
+def test_optuna_tunes_on_the_mean_wape_of_rolling_windows_before_the_holdout(data):
+    from salesml.flow import _refitter
+
+    sales = data[0]
+    cfg = {"task": "forecast", "random_state": 0, "params": {**FAST, "tuning_windows": 2},
+           "tuning": {"trials": 2, "search_space": "lightgbm-small"}, "tracking": {"shap_rows": 300}}
+    result = salesml.train(cfg, tables={"sales": sales}, tracker=salesml.NullTracker())
+    task, study = result.task, result.study
+    dataset = task.build_dataset({"sales": sales})
+    folds = task.tuning_folds(dataset, result.split)
+    frame = dataset.frame
+    origins = [frame["origin"][rows].unique() for _, _, rows in folds]
+    assert [list(o) for o in origins] == [[pd.Timestamp("2024-06-01")], [pd.Timestamp("2024-09-01")]]
+    for train_rows, valid_rows, rows in folds:  # nothing a fold touches reaches the holdout's targets
+        assert frame["period"][train_rows | valid_rows | rows].max() <= result.split.test_start
+        assert frame["period"][train_rows].max() < frame["origin"][valid_rows].min()
+    assert study.direction.name == "MINIMIZE" and study.user_attrs["objective"] == "mean wape over 2 rolling-origin windows"
+    for trial in study.trials:  # the value is the windows' WAPE, recomputed here by refitting with the trial's params
+        fit_predict = _refitter(task, dataset, dict(trial.params), 0)
+        expected = []
+        for train_rows, valid_rows, rows in folds:
+            _, pred = fit_predict(train_rows, valid_rows, rows)
+            part = frame[rows]
+            expected.append(wape(dataset.target[rows] * part["recent_level"].to_numpy(),
+                                 task.postprocess(pred, part)["forecast"].to_numpy()))
+        assert trial.user_attrs["fold_scores"] == pytest.approx(expected, rel=1e-12)
+        assert trial.value == pytest.approx(np.mean(expected), rel=1e-12)
+    best = {k: v for k, v in result.params.items() if k in study.best_params}
+    assert best == study.best_params
+
+
+def test_shipped_intervals_are_learnt_from_out_of_sample_rolling_windows(full):
+    counts = {name: s["counts"]["all"] for name, s in full.scorer.metadata["postprocess_state"]["intervals"].items()}
+    # 4 windows x 3 origins x 3 steps, less the 6 (origin, step) pairs whose month is not observed yet
+    assert counts == {"series": 25 * 33, "total": 33, "region": 5 * 33, "product": 5 * 33}
+
+
 # ------------------------------------------------------------ the forecasts
 def test_reconciled_forecasts_add_up_exactly(full, data):
     out = forecast(full.scorer, data[0])

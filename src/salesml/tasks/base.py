@@ -15,7 +15,8 @@ forecasting:
   optionally with state learnt on the validation rows
   (:meth:`Task.fit_postprocess`, e.g. interval widths),
 * optionally, an extra evaluation such as a rolling-origin backtest
-  (:meth:`Task.backtest`).
+  (:meth:`Task.backtest`), and folds Optuna tunes on instead of the
+  validation slice (:meth:`Task.tuning_folds`, :meth:`Task.tuning_score`).
 
 Optional hooks, whose defaults leave a task's model exactly the fitted
 LightGBM model (lead scoring uses none of them):
@@ -100,11 +101,15 @@ FitPredict = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np
 
 @dataclass
 class BacktestReport:
-    """What :meth:`Task.backtest` hands the flow to log: metrics, tables and figures by artifact path."""
+    """What :meth:`Task.backtest` hands the flow: metrics, tables and figures by artifact path to log, and
+    optionally post-processing state learnt out of sample."""
 
     metrics: dict[str, float] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     figures: dict[str, Any] = field(default_factory=dict)
+    #: What :meth:`Task.fit_postprocess` learnt from the backtest's out-of-sample predictions; when set,
+    #: the shipped model uses it instead of learning from the validation slice.
+    postprocess_state: dict[str, Any] | None = None
 
 
 def too_few_of_each_class(
@@ -245,6 +250,19 @@ class Task(ABC):
         Default: none. Its metrics are logged with the holdout's (and kept in the model's metadata).
         """
         return None
+
+    def tuning_folds(self, dataset: Dataset, split: TimeSplit) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """``(train, valid, rows)`` masks Optuna scores each trial on, refitting once per fold.
+
+        Each fold's ``rows`` must lie before the holdout. Default: none, and each
+        trial is the model early-stopped on the validation slice, scored by the
+        early-stopping metric (and pruned on it).
+        """
+        return []
+
+    def tuning_score(self, y_true: np.ndarray, pred: np.ndarray, frame: pd.DataFrame) -> float:
+        """The value of one tuning fold (the study maximises it when :attr:`greater_is_better`)."""
+        return self.evaluate(y_true, pred, self.postprocess(pred, frame))[self.primary_metric]
 
     def actuals(self, frame: pd.DataFrame) -> np.ndarray | None:
         """Observed outcomes in a frame being monitored (NaN where not known yet); ``None`` when it has none.

@@ -2,19 +2,25 @@
 
 One global LightGBM model over every series forecasts the whole horizon
 directly (one row per series, forecast origin and step; see
-:mod:`salesml.forecast_rows`), trained and tuned by the shared flow with
+:mod:`salesml.forecast_rows`), trained by the shared flow with
 ``time = origin``. The split is purged: a training row's *target* period is
-before the validation slice, and a validation row's before the holdout. The
-validation slice spans several origins and every step, so early stopping and
-Optuna both minimise the error over a multi-origin window (the l1 error
-relative to each series' level); the rolling-origin backtest
-(:mod:`salesml.backtest`) then reports accuracy against the baselines.
+before the validation slice, and a validation row's before the holdout; the
+validation slice (several origins, every step) early-stops the shipped model.
+
+Optuna scores each trial on the backtest objective: the mean WAPE of
+``tuning_windows`` rolling-origin windows whose targets all precede the holdout,
+each refitted (purged, early-stopped on its own validation slice) with the
+trial's parameters (:meth:`Forecasting.tuning_folds`). The rolling-origin
+backtest (:mod:`salesml.backtest`) then reports accuracy on later windows
+against the baselines.
 
 Output per series and future period: the point forecast, conformal intervals
-(default 80% and 95%; :mod:`salesml.conformal`, fitted on the validation
-errors relative to each series' recent level), the recent level and the value
-a year earlier. :func:`forecast` adds every upper level of the hierarchy as
-bottom-up sums (:mod:`salesml.reconcile`), each with its own interval.
+(default 80% and 95%; :mod:`salesml.conformal`, fitted on the out-of-sample
+errors, relative to each series' recent level, of the latest
+``calibration_windows`` refitted backtest windows; on the validation slice when
+there is no backtest), the recent level and the value a year earlier.
+:func:`forecast` adds every upper level of the hierarchy as bottom-up sums
+(:mod:`salesml.reconcile`), each with its own interval.
 
 Hard cases:
 
@@ -102,6 +108,8 @@ class ForecastParams(TaskParams):
     intervals: list[float] = [0.8, 0.95]
     levels: list[list[str]] | None = None  # hierarchy levels; default total + each key
     backtest_windows: int = 4
+    calibration_windows: int = 4  # rolling windows whose out-of-sample errors set the intervals (0: validation slice)
+    tuning_windows: int = 3  # rolling windows before the holdout that Optuna scores trials on (0: validation slice)
     backtest_step: int | None = None  # default: the horizon
     backtest_valid_periods: int | None = None  # default: max(2 x horizon, half a season)
     baselines: list[str] = ["seasonal_naive", "ets", "theta"]
@@ -117,11 +125,11 @@ class ForecastParams(TaskParams):
             raise ValueError(f"must be a positive number of periods. Got {v} instead.")
         return v
 
-    @field_validator("backtest_windows")
+    @field_validator("backtest_windows", "calibration_windows", "tuning_windows")
     @classmethod
     def _windows(cls, v: int) -> int:
         if v < 0:
-            raise ValueError(f"backtest_windows must be 0 (no backtest) or a positive int. Got {v} instead.")
+            raise ValueError(f"must be 0 (none) or a positive number of windows. Got {v} instead.")
         return v
 
     @field_validator("intervals")
@@ -390,11 +398,59 @@ class Forecasting(Task):
         return rolling_origin(
             self, self.make_panel(tables), data, fit_predict,
             windows=p.backtest_windows,
-            step=p.backtest_step or self.horizon,
-            valid_periods=p.backtest_valid_periods or max(2 * self.horizon, self.season // 2),
+            step=self._window_step,
+            valid_periods=self._window_valid_periods,
             baselines=p.baselines,
             max_series=p.baseline_max_series,
+            calibration_windows=p.calibration_windows,
         )
+
+    @property
+    def _window_step(self) -> int:
+        return self.params.backtest_step or self.horizon
+
+    @property
+    def _window_valid_periods(self) -> int:
+        return self.params.backtest_valid_periods or max(2 * self.horizon, self.season // 2)
+
+    def tuning_folds(self, dataset: Dataset, split: TimeSplit) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """The ``tuning_windows`` latest backtest-grid windows whose forecasts end before the holdout.
+
+        Same masks as the backtest's windows (purged training rows, validation
+        slice for early stopping, the forecasts from the window's origin); every
+        target they touch is before the holdout's first origin, so tuning never
+        sees the holdout, and their origins precede the backtest's scored windows
+        when the holdout spans them (the default split does).
+        """
+        from salesml.backtest import window_masks
+
+        if self.params.tuning_windows == 0:
+            return []
+        frame = dataset.frame
+        alias = FREQUENCIES[self.params.freq][1]
+        origin, period = pd.DatetimeIndex(frame["origin"]), pd.DatetimeIndex(frame["period"])
+        calendar = pd.date_range(origin.min(), period.max(), freq=alias)
+        o_idx, p_idx = calendar.get_indexer(origin), calendar.get_indexer(period)
+        end = calendar.get_indexer([split.test_start])[0]  # the holdout's first origin
+        H, step = self.horizon, self._window_step
+        last = len(calendar) - 1 - H
+        candidates = [c for c in range(last, -1, -step) if c + H <= end]
+        folds = []
+        for c in candidates:
+            train, valid, rows = window_masks(o_idx, p_idx, c, valid_periods=self._window_valid_periods)
+            if train.sum() >= self.params.min_train_rows and valid.any() and rows.any():
+                folds.append((train, valid, rows))
+            if len(folds) == self.params.tuning_windows:
+                break
+        if not folds:
+            logger.warning("no rolling window before the holdout has %d training rows: Optuna tunes on the validation slice",
+                           self.params.min_train_rows)
+        return folds[::-1]
+
+    def tuning_score(self, y_true: np.ndarray, pred: np.ndarray, frame: pd.DataFrame) -> float:
+        """WAPE of the window's forecasts (what the backtest reports), in sales units."""
+        forecast, level, _ = self._point(pred, frame)
+        return wape(np.asarray(y_true, dtype=float) * level, forecast)
 
     # ------------------------------------------------------------- scoring
     def _point(self, pred: np.ndarray, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
