@@ -417,10 +417,10 @@ class Forecasting(Task):
         """The ``tuning_windows`` latest backtest-grid windows whose forecasts end before the holdout.
 
         Same masks as the backtest's windows (purged training rows, validation
-        slice for early stopping, the forecasts from the window's origin); every
-        target they touch is before the holdout's first origin, so tuning never
-        sees the holdout, and their origins precede the backtest's scored windows
-        when the holdout spans them (the default split does).
+        slice for early stopping, the forecasts from every origin the window
+        spans); every target they touch is at or before the holdout's first
+        origin, so tuning never sees a holdout target, and their origins precede
+        the backtest's scored windows when the holdout spans them (the default split does).
         """
         from salesml.backtest import window_masks
 
@@ -437,7 +437,8 @@ class Forecasting(Task):
         candidates = [c for c in range(last, -1, -step) if c + H <= end]
         folds = []
         for c in candidates:
-            train, valid, rows = window_masks(o_idx, p_idx, c, valid_periods=self._window_valid_periods)
+            train, valid, rows = window_masks(o_idx, p_idx, c, valid_periods=self._window_valid_periods, span=step)
+            rows &= p_idx <= end  # every origin up to the next window (thinned origins still leave some), targets before the holdout
             if train.sum() >= self.params.min_train_rows and valid.any() and rows.any():
                 folds.append((train, valid, rows))
             if len(folds) == self.params.tuning_windows:
