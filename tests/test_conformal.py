@@ -63,3 +63,12 @@ def test_errors_say_what_was_wrong():
     with pytest.raises(ValueError, match=r"No 0.5 interval was fitted. Fitted levels: \[0.8, 0.95\]."):
         fitted.offsets(np.ones(1), 0.5)
     assert interval_columns(0.8) == ("lower_80", "upper_80") and interval_columns(0.975) == ("lower_97_5", "upper_97_5")
+
+
+def test_few_residuals_give_a_symmetric_interval_from_the_absolute_errors():
+    residuals = np.array([-4.0, -1.0, 0.5, 2.0, 3.0, 6.0, 7.0, 8.0, 9.0])  # n = 9, biased upwards
+    fitted = ConformalIntervals.fit(residuals, np.ones(9), levels=[0.8], symmetric_below=10)
+    # |r| sorted: 0.5 1 2 3 4 6 7 8 9; 80%: rank ceil(10 * 0.8) = 8 -> 8.0
+    assert fitted.table["all"]["0.8"] == (-8.0, 8.0)
+    signed = ConformalIntervals.fit(residuals, np.ones(9), levels=[0.8], symmetric_below=9)  # 9 is not below 9
+    assert signed.table["all"]["0.8"] == (-4.0, 9.0)

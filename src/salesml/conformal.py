@@ -12,6 +12,11 @@ seen) share the quantiles of all steps pooled. With fewer than ``2 / (1 - L) - 1
 residuals in all, the level-``L`` interval is the range of the errors seen (so
 the 80% and 95% intervals coincide below 19 residuals).
 
+With fewer than ``symmetric_below`` residuals (default 0: never), a table is
+symmetric instead: ``+-`` the conformal quantile of the absolute errors, which
+spends every residual on one width rather than a few on each tail and does not
+bet on the sign of a bias seen in a handful of windows.
+
 Residuals may be in any unit; the forecasting task uses errors relative to
 each series' recent level, so one table serves series of every size.
 """
@@ -61,6 +66,7 @@ class ConformalIntervals:
         levels: Sequence[float] = (0.8, 0.95),
         *,
         min_per_step: int = 40,
+        symmetric_below: int = 0,
     ) -> ConformalIntervals:
         residuals = np.asarray(residuals, dtype=float)
         steps = np.asarray(steps)
@@ -79,9 +85,14 @@ class ConformalIntervals:
         table: dict[str, dict[str, tuple[float, float]]] = {}
         for key, r in groups.items():
             table[key] = {}
+            size = np.sort(np.abs(r)) if len(r) < symmetric_below else None
             for level in levels:
                 alpha = 1.0 - float(level)
-                table[key][f"{float(level):g}"] = (_order_stat(r, alpha / 2, False), _order_stat(r, 1 - alpha / 2, True))
+                if size is not None:  # both tails' errors estimate one width: steadier on few residuals
+                    q = _order_stat(size, float(level), True)
+                    table[key][f"{float(level):g}"] = (-q, q)
+                else:
+                    table[key][f"{float(level):g}"] = (_order_stat(r, alpha / 2, False), _order_stat(r, 1 - alpha / 2, True))
         smallest = min(len(r) for r in groups.values())
         if smallest + 1 < 2 / (1 - max(levels)):
             logger.info(

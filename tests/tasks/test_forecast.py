@@ -335,3 +335,9 @@ def test_the_series_column_can_be_renamed(data):
     out = forecast(result.scorer, data[0], reasons="none")
     assert "series_name" in out.columns and "series" not in out.columns
     assert "north/core" in set(bottom(out)["series_name"])
+
+
+def test_summary_shows_interval_coverage_overall_and_on_the_few_total_periods(full):
+    summary = full.task.summary(full.metrics, None)
+    assert summary["80% interval coverage"] == round(full.metrics["backtest.coverage_80"], 3)
+    assert summary["  95% on the total (12 periods)"] == round(full.metrics["backtest.total.model.coverage_95"], 3)

@@ -63,6 +63,10 @@ from salesml.tasks.base import BacktestReport, Dataset, FitPredict, SplitSetting
 
 logger = logging.getLogger(__name__)
 
+#: Interval tables learnt from fewer residuals than this are symmetric (see :mod:`salesml.conformal`):
+#: an upper level such as the total has one residual per window, origin and step.
+SYMMETRIC_BELOW = 40
+
 __all__ = ["Forecasting", "ForecastColumns", "ForecastParams", "Break", "forecast"]
 
 
@@ -209,9 +213,12 @@ class Forecasting(Task):
                 if f"backtest.{name}.accuracy" in metrics:
                     out[f"  vs {name.replace('_', ' ')}"] = round(metrics[f"backtest.{name}.accuracy"], 3)
             for lv in self.params.intervals:
-                key = f"backtest.coverage_{interval_columns(lv)[0].split('_', 1)[1]}"
-                if key in metrics:
-                    out[f"{lv:.0%} interval coverage"] = round(metrics[key], 3)
+                suffix = interval_columns(lv)[0].split("_", 1)[1]
+                if f"backtest.coverage_{suffix}" in metrics:
+                    out[f"{lv:.0%} interval coverage"] = round(metrics[f"backtest.coverage_{suffix}"], 3)
+                if f"backtest.total.model.coverage_{suffix}" in metrics:  # few points: a window is one draw
+                    out[f"  {lv:.0%} on the total ({metrics['backtest.windows'] * self.horizon:.0f} periods)"] = round(
+                        metrics[f"backtest.total.model.coverage_{suffix}"], 3)
         if scored is not None and len(scored):
             total = scored.groupby("period")["forecast"].sum()
             out["next periods, total"] = {str(pd.Timestamp(k).date()): round(float(v)) for k, v in total.items()}
@@ -466,7 +473,7 @@ class Forecasting(Task):
         forecast, level, _ = self._point(pred_valid, frame_valid)
         rel = np.asarray(y_valid, dtype=float) - forecast / level
         h = frame_valid["h"].to_numpy()
-        intervals = {BOTTOM: ConformalIntervals.fit(rel, h, levels)}
+        intervals = {BOTTOM: ConformalIntervals.fit(rel, h, levels, symmetric_below=SYMMETRIC_BELOW)}
         keys = [k for k in self.columns.keys if k in frame_valid.columns]
         if len(keys) == len(self.columns.keys) and "origin" in frame_valid.columns:
             work = frame_valid[[*keys, "origin", "h"]].assign(
@@ -475,7 +482,7 @@ class Forecasting(Task):
             for name, by in hierarchy_levels(keys, self.params.levels):
                 agg = aggregate(work, by, ["actual", "forecast", "recent_level"], ["origin", "h"])
                 resid = (agg["actual"] - agg["forecast"]) / agg["recent_level"]
-                intervals[name] = ConformalIntervals.fit(resid.to_numpy(), agg["h"].to_numpy(), levels)
+                intervals[name] = ConformalIntervals.fit(resid.to_numpy(), agg["h"].to_numpy(), levels, symmetric_below=SYMMETRIC_BELOW)
         self.intervals_ = intervals
         return {"intervals": {k: v.to_dict() for k, v in intervals.items()}}
 
