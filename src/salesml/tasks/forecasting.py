@@ -468,7 +468,8 @@ class Forecasting(Task):
         return np.where(nonneg, np.maximum(forecast, 0.0), forecast), level, nonneg
 
     def fit_postprocess(self, y_valid: np.ndarray, pred_valid: np.ndarray, frame_valid: pd.DataFrame) -> dict[str, Any]:
-        """Conformal intervals from the validation errors: per series (relative to its level) and per upper level."""
+        """Conformal intervals from held-out errors (earlier backtest windows, or the validation slice): per series
+        (relative to its level) and per upper level."""
         levels = self.params.intervals
         forecast, level, _ = self._point(pred_valid, frame_valid)
         rel = np.asarray(y_valid, dtype=float) - forecast / level
