@@ -79,3 +79,14 @@ def test_lightgbm_pruning_prunes_bad_trials(crm):
     assert len(states) == 12
     assert result.study.best_params.keys() >= {"learning_rate", "num_leaves"}
     assert result.params["learning_rate"] == pytest.approx(result.study.best_params["learning_rate"])
+
+
+def test_the_tuning_history_plot_labels_the_objective_as_the_study_defines_it():
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from salesml.plots import tuning_history_plot
+
+    fig = tuning_history_plot([0.3, np.nan, 0.2], False, "mean wape over 3 rolling-origin windows")
+    assert fig.axes[0].get_ylabel() == "mean wape over 3 rolling-origin windows"
+    plt.close(fig)

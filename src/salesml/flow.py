@@ -134,7 +134,7 @@ def train(
                 tuning_history_plot(
                     [t.value if t.value is not None else np.nan for t in study.trials],
                     study.direction.name == "MAXIMIZE",
-                    study.user_attrs.get("objective", task.eval_metric),
+                    study.user_attrs["objective"],
                 ),
                 "plots/tuning_history.png",
             )

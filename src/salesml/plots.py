@@ -99,6 +99,8 @@ def shap_summary_plot(explanation: Any, max_display: int = 20):
 
 
 def tuning_history_plot(values: list[float], maximize: bool, metric: str):
+    """Each trial's value (NaN: pruned) and the best so far; ``metric`` labels the y axis as the study
+    defines its objective, e.g. ``validation auc`` or ``mean wape over 3 rolling-origin windows``."""
     fig, ax = _figure()
     x = np.arange(len(values))
     vals = np.asarray(values, dtype=float)
@@ -109,7 +111,7 @@ def tuning_history_plot(values: list[float], maximize: bool, metric: str):
         best = np.maximum.accumulate(filled) if maximize else np.minimum.accumulate(filled)
         ax.step(x, np.where(np.isfinite(best), best, np.nan), where="post", color="tab:orange", label="best so far")
     ax.set_xlabel("trial")
-    ax.set_ylabel(f"validation {metric}")
+    ax.set_ylabel(metric)
     ax.set_title("Optuna study history (pruned trials omitted)")
     ax.legend()
     fig.tight_layout()
