@@ -68,7 +68,8 @@ class ModelBundle:
     digest: str | None = None
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -95,11 +96,11 @@ def write_bundle(bundle: ModelBundle, directory: str | Path) -> Path:
     for role, booster in sorted(bundle.boosters.items()):
         name = f"{role}.txt"
         _write_atomic(directory / name, booster.model_to_string().encode("utf-8"))
-        files[name] = _sha256(directory / name)
+        files[name] = file_sha256(directory / name)
     meta = dict(bundle.metadata)
     meta["boosters"] = {role: f"{role}.txt" for role in sorted(bundle.boosters)}
     _write_atomic(directory / METADATA, json.dumps(meta, indent=2, sort_keys=True, default=str).encode("utf-8"))
-    files[METADATA] = _sha256(directory / METADATA)
+    files[METADATA] = file_sha256(directory / METADATA)
     manifest = {"format": BUNDLE_FORMAT, "files": files}
     _write_atomic(directory / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8"))
     from salesml.keys import SIGNING_KEY_ENV, key_from_env
@@ -137,7 +138,7 @@ def verify_bundle(directory: str | Path) -> dict[str, Any]:
         path = directory / name
         if not path.is_file():
             raise IntegrityError(f"Refusing to load {directory}: {name} is listed in the manifest but missing.")
-        actual = _sha256(path)
+        actual = file_sha256(path)
         if actual != digest:
             raise IntegrityError(
                 f"Refusing to load {directory}: {name} has sha256 {actual[:12]}..., the manifest says {digest[:12]}.... "
@@ -158,7 +159,7 @@ def read_bundle(directory: str | Path) -> ModelBundle:
         role: lgb.Booster(model_str=(directory / name).read_text("utf-8"))
         for role, name in metadata.get("boosters", {}).items()
     }
-    return ModelBundle(boosters=boosters, metadata=metadata, digest=_sha256(directory / MANIFEST))
+    return ModelBundle(boosters=boosters, metadata=metadata, digest=file_sha256(directory / MANIFEST))
 
 
 def _signature_of(directory: Path, key: bytes) -> str:

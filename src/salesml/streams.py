@@ -43,6 +43,8 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from salesml.artifact import file_sha256
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -67,14 +69,6 @@ _SQL_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 def is_sql_url(location: str | Path) -> bool:
     """Whether ``location`` is a SQLAlchemy URL (``sqlite:///crm.db``, ``postgresql+psycopg://...``)."""
     return isinstance(location, str) and bool(_SQL_URL.match(location)) and not location.startswith("file://")
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _missing_columns_error(missing: Sequence[str], where: str) -> Exception:
@@ -155,7 +149,7 @@ class CsvSource:
         return None
 
     def fingerprint(self) -> str:
-        return f"sha256:{_sha256_file(self.path)}"
+        return f"sha256:{file_sha256(self.path)}"
 
     def _ends_with_newline(self) -> bool:
         with self.path.open("rb") as fh:
@@ -298,10 +292,10 @@ class ParquetSource:
     def fingerprint(self) -> str:
         files = self.files()
         if len(files) == 1 and self.path.is_file():
-            return f"sha256:{_sha256_file(files[0])}"
+            return f"sha256:{file_sha256(files[0])}"
         h = hashlib.sha256()
         for p in files:
-            h.update(f"{p.relative_to(self.path).as_posix()}\0{_sha256_file(p)}\n".encode())
+            h.update(f"{p.relative_to(self.path).as_posix()}\0{file_sha256(p)}\n".encode())
         return f"sha256:{h.hexdigest()}"
 
     def chunks(self, chunk_size: int, columns: Sequence[str]) -> Iterator[Chunk]:
@@ -623,7 +617,7 @@ class FileSink:
             tmp = self._tmp[part]
             if part in self._writers:
                 self._writers.pop(part).close()
-                digest = _sha256_file(tmp)
+                digest = file_sha256(tmp)
             else:
                 fh = self._handles.pop(part)
                 fh.flush()
