@@ -184,7 +184,6 @@ class MLflowTracker:
 
     def log_model(self, bundle_dir: Path, *, input_example: pd.DataFrame, output_example: pd.DataFrame) -> str:
         """Log the bundle as an MLflow pyfunc model ("models from code": no pickle); returns its URI."""
-        import mlflow
         from mlflow.models import infer_signature
 
         with warnings.catch_warnings():
