@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
@@ -69,7 +69,43 @@ def _check_rft(frequency: Any, recency: Any, T: Any) -> tuple[np.ndarray, np.nda
     return x, tx, t_age
 
 
-class BetaGeoModel:
+class _FittedByLikelihood:
+    """What both models share: optimiser settings, the fitted parameters and their JSON form."""
+
+    params_: dict[str, float]
+    log_likelihood_: float
+    n_customers_: int
+    converged_: bool
+
+    def __init__(self, *, max_iter: int = 500, tol: float = 1e-10, random_state: int | None = 0):
+        self.max_iter = max_iter
+        self.tol = tol
+        self.random_state = random_state
+
+    def _params(self) -> dict[str, float]:
+        if not hasattr(self, "params_"):
+            raise RuntimeError(f"This {type(self).__name__} is not fitted yet. Call fit(...) or from_dict(...) first.")
+        return self.params_
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "params": dict(self._params()),
+            "log_likelihood": self.log_likelihood_,
+            "n_customers": self.n_customers_,
+            "converged": self.converged_,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        model = cls()
+        model.params_ = {k: float(v) for k, v in data["params"].items()}
+        model.log_likelihood_ = float(data.get("log_likelihood", np.nan))
+        model.n_customers_ = int(data.get("n_customers", 0))
+        model.converged_ = bool(data.get("converged", True))
+        return model
+
+
+class BetaGeoModel(_FittedByLikelihood):
     """BG/NBD model of repeat purchases and drop-out.
 
     Parameters
@@ -86,11 +122,6 @@ class BetaGeoModel:
     n_customers_ : customers the model was fitted on.
     converged_ : whether the optimiser reported success.
     """
-
-    def __init__(self, *, max_iter: int = 500, tol: float = 1e-10, random_state: int | None = 0):
-        self.max_iter = max_iter
-        self.tol = tol
-        self.random_state = random_state
 
     # --------------------------------------------------------------- fitting
     @staticmethod
@@ -166,11 +197,6 @@ class BetaGeoModel:
         return ll
 
     # ------------------------------------------------------------ prediction
-    def _params(self) -> dict[str, float]:
-        if not hasattr(self, "params_"):
-            raise RuntimeError("This BetaGeoModel is not fitted yet. Call fit(...) or from_dict(...) first.")
-        return self.params_
-
     def _log_odds_dead(self, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:
         """log of ``a / (b + x - 1) * ((alpha + T) / (alpha + t_x)) ** (r + x)`` (-inf when x == 0)."""
         p = self._params()
@@ -215,26 +241,8 @@ class BetaGeoModel:
         z = t / (alpha + t)
         return (a + b - 1.0) / (a - 1.0) * (1.0 - np.power(1.0 - z, r) * hyp2f1(r, b, a + b - 1.0, z))
 
-    # ----------------------------------------------------------- persistence
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "params": dict(self._params()),
-            "log_likelihood": self.log_likelihood_,
-            "n_customers": self.n_customers_,
-            "converged": self.converged_,
-        }
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaGeoModel:
-        model = cls()
-        model.params_ = {k: float(v) for k, v in data["params"].items()}
-        model.log_likelihood_ = float(data.get("log_likelihood", np.nan))
-        model.n_customers_ = int(data.get("n_customers", 0))
-        model.converged_ = bool(data.get("converged", True))
-        return model
-
-
-class GammaGammaModel:
+class GammaGammaModel(_FittedByLikelihood):
     """Gamma-Gamma model of the value of a customer's purchases.
 
     Fitted on customers with at least one repeat purchase; ``monetary`` is the
@@ -245,11 +253,6 @@ class GammaGammaModel:
     ----------
     params_ : dict with ``p``, ``q`` and ``v`` (in the money unit of the data).
     """
-
-    def __init__(self, *, max_iter: int = 500, tol: float = 1e-10, random_state: int | None = 0):
-        self.max_iter = max_iter
-        self.tol = tol
-        self.random_state = random_state
 
     @staticmethod
     def _loglik_terms(log_params: np.ndarray, x: np.ndarray, m: np.ndarray, want_grad: bool):
@@ -304,11 +307,6 @@ class GammaGammaModel:
             logger.warning("Gamma-Gamma fit did not converge: %s", res.message)
         return self
 
-    def _params(self) -> dict[str, float]:
-        if not hasattr(self, "params_"):
-            raise RuntimeError("This GammaGammaModel is not fitted yet. Call fit(...) or from_dict(...) first.")
-        return self.params_
-
     def expected_spend(self, frequency: Any, monetary: Any) -> np.ndarray:
         """Expected value of a future purchase: ``p (v + x m) / (p x + q - 1)``; the population mean when x == 0."""
         prm = self._params()
@@ -324,17 +322,6 @@ class GammaGammaModel:
         prm = self._params()
         return prm["p"] * prm["v"] / (prm["q"] - 1.0) if prm["q"] > 1.0 else float("nan")
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"params": dict(self._params()), "log_likelihood": self.log_likelihood_, "n_customers": self.n_customers_, "converged": self.converged_}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> GammaGammaModel:
-        model = cls()
-        model.params_ = {k: float(v) for k, v in data["params"].items()}
-        model.log_likelihood_ = float(data.get("log_likelihood", np.nan))
-        model.n_customers_ = int(data.get("n_customers", 0))
-        model.converged_ = bool(data.get("converged", True))
-        return model
 
 
 def expected_revenue(
