@@ -63,3 +63,13 @@ def test_regression_metrics_known_values():
     assert m["rmse"] == pytest.approx(np.sqrt((1 + 0 + 4 + 25) / 4))
     assert m["total_error"] == pytest.approx((38 - 40) / 40)
     assert normalized_gini(y, y) == pytest.approx(1.0)
+
+
+def test_decile_table_averages_equal_count_bins_and_skips_empty_ones():
+    from salesml.plots import decile_table
+
+    table = decile_table(np.array([0.0, 1.0, 2.0, 3.0]), np.array([0.4, 0.1, 0.3, 0.2]), n=2)
+    np.testing.assert_array_equal(table["decile"], [1, 2])
+    np.testing.assert_allclose(table["mean_predicted"], [0.15, 0.35])
+    np.testing.assert_allclose(table["mean_actual"], [2.0, 1.0])  # (1 + 3) / 2 and (2 + 0) / 2
+    np.testing.assert_array_equal(decile_table(np.zeros(4), np.arange(4.0), n=10)["decile"], [1, 3, 6, 8])

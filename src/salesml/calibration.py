@@ -81,7 +81,11 @@ def _bins(prob: np.ndarray, n_bins: int) -> np.ndarray:
 
 
 def calibration_curve_table(y_true: np.ndarray, prob: np.ndarray, n_bins: int = 10) -> dict[str, np.ndarray]:
-    """Mean predicted vs observed rate in equal-count bins."""
+    """Mean predicted vs observed value in equal-count bins of the prediction (empty bins left out).
+
+    ``bin`` numbers the bins kept from 0 (lowest predictions); works for any
+    numeric prediction, not only probabilities.
+    """
     y_true = np.asarray(y_true, dtype=float)
     prob = np.asarray(prob, dtype=float)
     bins = _bins(prob, n_bins)
@@ -89,7 +93,7 @@ def calibration_curve_table(y_true: np.ndarray, prob: np.ndarray, n_bins: int = 
     keep = counts > 0
     mean_pred = np.bincount(bins, weights=prob, minlength=n_bins)[keep] / counts[keep]
     observed = np.bincount(bins, weights=y_true, minlength=n_bins)[keep] / counts[keep]
-    return {"mean_predicted": mean_pred, "observed": observed, "count": counts[keep]}
+    return {"bin": np.arange(n_bins)[keep], "mean_predicted": mean_pred, "observed": observed, "count": counts[keep]}
 
 
 def expected_calibration_error(y_true: np.ndarray, prob: np.ndarray, n_bins: int = 10) -> float:

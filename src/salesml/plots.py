@@ -120,18 +120,10 @@ def tuning_history_plot(values: list[float], maximize: bool, metric: str):
 
 def decile_table(y_true: np.ndarray, pred: np.ndarray, n: int = 10) -> dict[str, np.ndarray]:
     """Mean predicted and mean actual value per equal-count decile of the prediction (1 = lowest)."""
-    from salesml.calibration import _bins
+    from salesml.calibration import calibration_curve_table
 
-    y_true = np.asarray(y_true, dtype=float)
-    pred = np.asarray(pred, dtype=float)
-    bins = _bins(pred, n)
-    counts = np.bincount(bins, minlength=n)
-    keep = counts > 0
-    return {
-        "decile": np.arange(1, n + 1)[keep],
-        "mean_predicted": np.bincount(bins, weights=pred, minlength=n)[keep] / counts[keep],
-        "mean_actual": np.bincount(bins, weights=y_true, minlength=n)[keep] / counts[keep],
-    }
+    table = calibration_curve_table(y_true, pred, n)
+    return {"decile": table["bin"] + 1, "mean_predicted": table["mean_predicted"], "mean_actual": table["observed"]}
 
 
 def decile_plot(y_true: np.ndarray, predictions: dict[str, np.ndarray], n: int = 10):
