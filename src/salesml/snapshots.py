@@ -166,10 +166,10 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class SnapshotColumns(_Strict):
-    """Column names of the input tables. Optional columns are used when present."""
+class TableColumns(_Strict):
+    """Column names of the order, activity and customer tables besides the customer id (the customer
+    tasks' columns extend these). Optional columns are used when present."""
 
-    customer_id: str = "customer_id"
     order_id: str | None = "order_id"
     order_date: str = "order_date"
     amount: str = "amount"
@@ -180,6 +180,12 @@ class SnapshotColumns(_Strict):
     activity_value: str = "value"
     signup: str | None = "signup_date"
     attributes: list[str] = ["industry", "company_size", "region", "price_sensitive"]
+
+
+class SnapshotColumns(TableColumns):
+    """Column names of the input tables: the customer id and :class:`TableColumns`."""
+
+    customer_id: str = "customer_id"
 
 
 class SnapshotSettings(_Strict):

@@ -95,22 +95,13 @@ CUSTOMER_TEMPLATES: dict[str, Any] = {
 }
 
 
-class CustomerColumns(TaskColumns):
-    """Column names: the id, the time of a snapshot row, and the raw tables' columns."""
+class CustomerColumns(TaskColumns, snapshots.TableColumns):
+    """Column names: the id, the time of a snapshot row, and the raw tables' columns
+    (:class:`salesml.snapshots.TableColumns`)."""
 
     id: str = "customer_id"
     time: str = "cutoff"
     label: str | None = None  # a prepared table's label column
-    order_id: str | None = "order_id"
-    order_date: str = "order_date"
-    amount: str = "amount"
-    product: str | None = "product"
-    channel: str | None = "channel"
-    activity_time: str = "at"
-    activity_kind: str = "kind"
-    activity_value: str = "value"
-    signup: str | None = "signup_date"
-    attributes: list[str] = ["industry", "company_size", "region", "price_sensitive"]
 
 
 class CustomerParams(TaskParams):
@@ -161,11 +152,7 @@ class CustomerTask(Task):
 
     def snapshot_settings(self) -> snapshots.SnapshotSettings:
         c, p = self.columns, self.params
-        cols = snapshots.SnapshotColumns(
-            customer_id=c.id, order_id=c.order_id, order_date=c.order_date, amount=c.amount, product=c.product,
-            channel=c.channel, activity_time=c.activity_time, activity_kind=c.activity_kind,
-            activity_value=c.activity_value, signup=c.signup, attributes=c.attributes,
-        )
+        cols = snapshots.SnapshotColumns(customer_id=c.id, **c.model_dump(include=set(snapshots.TableColumns.model_fields)))
         return snapshots.SnapshotSettings(
             columns=cols, returns=p.returns, duplicates=p.duplicates, future=p.future, as_of=p.as_of,
             population=p.population, active_within=p.active_within, activity_kinds=p.activity_kinds, windows=p.windows,
