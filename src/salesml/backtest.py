@@ -304,6 +304,16 @@ def _metrics(forecasts: pd.DataFrame, levels: pd.DataFrame, names: list[str], in
     return out
 
 
+def _baseline_wapes(g: pd.DataFrame, actual: np.ndarray, names: list[str]) -> dict[str, float]:
+    """Each baseline's WAPE on the rows of ``g`` it forecast (NaN where it forecast none)."""
+    out = {}
+    for name in names:
+        b = g[name].to_numpy()
+        ok = ~np.isnan(b)
+        out[f"{name}_wape"] = wape(actual[ok], b[ok]) if ok.any() else np.nan
+    return out
+
+
 def _per_series(forecasts: pd.DataFrame, keys: list[str], names: list[str]) -> pd.DataFrame:
     rows = []
     for series, g in forecasts.groupby("series", sort=True):
@@ -311,10 +321,7 @@ def _per_series(forecasts: pd.DataFrame, keys: list[str], names: list[str]) -> p
         row: dict[str, Any] = {"series": series, **{k: g[k].iat[0] for k in keys if k != "series"}, "n": len(g), "actual_total": float(a.sum())}
         row.update({f"model_{k}": v for k, v in forecast_metrics(a, f).items() if k != "mae"})
         row["model_mase"] = mase(a, f, g["naive_mae"].to_numpy(), g["series"].to_numpy())
-        for name in names:
-            b = g[name].to_numpy()
-            ok = ~np.isnan(b)
-            row[f"{name}_wape"] = wape(a[ok], b[ok]) if ok.any() else np.nan
+        row.update(_baseline_wapes(g, a, names))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -328,10 +335,7 @@ def _per_level(levels: pd.DataFrame, names: list[str], intervals: Sequence[float
         for lv in intervals:
             lo, hi = interval_columns(lv)
             row[f"coverage_{lo.split('_', 1)[1]}"] = coverage(a, g[lo], g[hi])
-        for name in names:
-            b = g[name].to_numpy()
-            ok = ~np.isnan(b)
-            row[f"{name}_wape"] = wape(a[ok], b[ok]) if ok.any() else np.nan
+        row.update(_baseline_wapes(g, a, names))
         rows.append(row)
     return pd.DataFrame(rows)
 
