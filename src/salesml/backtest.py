@@ -96,9 +96,9 @@ class _Refit:
     c: int
     rows: np.ndarray  # dataset positions of the spanned rows
     pred: np.ndarray  # relative predictions for them
-    valid: np.ndarray  # the window's validation mask (the fallback for intervals)
+    train: np.ndarray  # the window's training mask
+    valid: np.ndarray  # its validation mask (the fallback for intervals)
     pred_valid: np.ndarray
-    learnt_from: np.ndarray  # train | valid
 
 
 def rolling_origin(
@@ -138,7 +138,7 @@ def rolling_origin(
             )
             continue
         pred_valid, pred_rows = fit_predict(train, valid, rows)
-        refits.append(_Refit(c, np.flatnonzero(rows), np.asarray(pred_rows, float), valid, np.asarray(pred_valid, float), train | valid))
+        refits.append(_Refit(c, np.flatnonzero(rows), np.asarray(pred_rows, float), train, valid, np.asarray(pred_valid, float)))
     metric_origins = set(window_origins(panel, horizon=H, windows=windows, step=step))
     scored = [r for r in refits if r.c in metric_origins]
     if not scored:
@@ -187,16 +187,17 @@ def rolling_origin(
             lookup = np.full((len(panel.series), H), np.nan)
             lookup[chosen] = fc
             result[name] = lookup[s_idx, result["h"].to_numpy() - 1]
+        learnt_from = refit.train | refit.valid
         window_rows.append(
             {
                 "window": k + 1,
                 "origin": panel.periods[c],
                 "first_forecast_period": panel.periods[c + 1],
                 "last_forecast_period": panel.periods[min(c + H, panel.origin)],
-                "train_rows": int((refit.learnt_from & ~refit.valid).sum()),
+                "train_rows": int(refit.train.sum()),
                 "valid_rows": int(refit.valid.sum()),
-                "latest_period_learnt_from": pd.Timestamp(frame["period"][refit.learnt_from].max()),
-                "latest_origin_learnt_from": pd.Timestamp(frame["origin"][refit.learnt_from].max()),
+                "latest_period_learnt_from": pd.Timestamp(frame["period"][learnt_from].max()),
+                "latest_origin_learnt_from": pd.Timestamp(frame["origin"][learnt_from].max()),
                 "interval_residuals": source,
                 "series_forecast": int(len(unique)),
                 "wape": wape(result["actual"], result["forecast"]),
