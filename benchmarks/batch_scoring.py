@@ -4,12 +4,12 @@ Prints, for lead scoring on built-in data:
 
 * raw ``Booster.predict`` rows/s on an already-encoded matrix (the floor cost),
   with 1 and with all threads;
-* the streaming job (``salesml.batch.score_batch``: read Parquet, validate,
+* the streaming job (``salesml.scoring.batch.score_batch``: read Parquet, validate,
   encode, predict, write, hash) in rows/s and peak memory (RSS) at each size,
   scores only and with reasons, each as a ratio to raw predict on the same rows;
 * LightGBM ``pred_contrib`` versus ``shap.TreeExplainer`` (rows/s, and the
   largest difference between them);
-* Spark local-mode throughput (``salesml.spark.score_spark``) on the first size;
+* Spark local-mode throughput (``salesml.scoring.spark.score_spark``) on the first size;
 * the latency of ``mlflow models serve`` per request (single records and
   10-record batches): median and p95.
 
@@ -103,7 +103,7 @@ def train_model(workdir: Path) -> Path:
 
 # ------------------------------------------------------------------ children
 def child_job(args: argparse.Namespace) -> None:
-    from salesml.batch import score_batch
+    from salesml.scoring.batch import score_batch
 
     with tempfile.TemporaryDirectory(dir=Path(args.input).parent) as out:
         start = time.perf_counter()
@@ -118,7 +118,7 @@ def child_raw(args: argparse.Namespace) -> None:
     import pyarrow.parquet as pq
 
     import salesml
-    from salesml.explain import contributions, shap_explanation
+    from salesml.core.explain import contributions, shap_explanation
 
     scorer = salesml.load_model(args.model)
     frame = next(pq.ParquetFile(args.input).iter_batches(batch_size=args.rows)).to_pandas()
@@ -144,7 +144,7 @@ def child_raw(args: argparse.Namespace) -> None:
 
 
 def child_spark(args: argparse.Namespace) -> None:
-    from salesml.spark import local_session, score_spark
+    from salesml.scoring.spark import local_session, score_spark
 
     spark = local_session("salesml-bench", shuffle_partitions=os.cpu_count() or 2)
     spark.sparkContext.setLogLevel("ERROR")

@@ -30,8 +30,8 @@ from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
 import salesml
-from salesml import snapshots
-from salesml.bgnbd import BetaGeoModel, GammaGammaModel, sample_bgnbd, sample_gamma_gamma
+from salesml.customers import snapshots
+from salesml.customers.bgnbd import BetaGeoModel, GammaGammaModel, sample_bgnbd, sample_gamma_gamma
 from salesml.tasks.churn import Churn
 from salesml.tasks.clv import CLV
 

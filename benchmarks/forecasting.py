@@ -32,7 +32,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 def _oracle_wape(rows, truth, keys: list[str], actual) -> float:
     import pandas as pd
 
-    from salesml.metrics import wape
+    from salesml.core.metrics import wape
 
     index = pd.MultiIndex.from_frame(rows[["period", *keys]].rename(columns={"period": "date"}))
     expected = truth.set_index(["date", *keys])["expected_sales"].reindex(index).to_numpy()

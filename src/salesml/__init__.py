@@ -10,26 +10,31 @@ tuned (Optuna), tracked (MLflow) and explained (SHAP) by one shared flow::
     scorer.score(new_leads)
     salesml.score_batch("models:/salesml-lead-scoring@champion", "tonight.parquet", "out/scores.parquet")
 
-Customer snapshots (:mod:`salesml.snapshots`) feed CLV and churn, whose scores
-make value x risk segments (:mod:`salesml.segments`).
+Customer snapshots (:mod:`salesml.customers.snapshots`) feed CLV and churn, whose scores
+make value x risk segments (:mod:`salesml.customers.segments`).
 """
 
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from salesml.artifact import IntegrityError
-from salesml.batch import BatchResult, RejectRateExceeded, score_batch
-from salesml.config import ConfigError, ExperimentConfig, load_config
-from salesml.contracts import DataValidationError
+from salesml import _aliases
+
+_aliases.install()
+
+from salesml.tracking.artifact import IntegrityError
+from salesml.scoring.batch import BatchResult, RejectRateExceeded, score_batch
+from salesml.core.config import ConfigError, ExperimentConfig, load_config
+from salesml.core.contracts import DataValidationError
 from salesml.datasets import CRMData, load_crm, make_crm, make_leads, make_sales
-from salesml.features import MissingColumnsError, TabularEncoder
-from salesml.flow import TrainResult, train
-from salesml import segments, snapshots
-from salesml.scoring import Scorer, load_model
+from salesml.core.features import MissingColumnsError, TabularEncoder
+from salesml.core.flow import TrainResult, train
+from salesml.customers import segments
+from salesml.customers import snapshots
+from salesml.scoring.scorer import Scorer, load_model
 from salesml.tasks import TASKS, get_task
 from salesml.tasks.forecasting import forecast
-from salesml.tracking import MLflowTracker, NullTracker
+from salesml.tracking.tracker import MLflowTracker, NullTracker
 
 try:
     __version__ = version("salesml")

@@ -78,8 +78,8 @@ def train_cmd(
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Train, tune, evaluate, explain, log and register one task's model."""
-    from salesml.config import load_config
-    from salesml.flow import train
+    from salesml.core.config import load_config
+    from salesml.core.flow import train
 
     _setup_logging(verbose)
     path = config or Path("experiments") / f"{task.replace('-', '_')}.yaml"
@@ -138,8 +138,8 @@ def score(
 
     from sqlalchemy.exc import SQLAlchemyError
 
-    from salesml.batch import RejectRateExceeded, score_batch
-    from salesml.streams import open_sink, open_source
+    from salesml.scoring.batch import RejectRateExceeded, score_batch
+    from salesml.scoring.streams import open_sink, open_source
 
     _setup_logging(verbose)
 
@@ -195,7 +195,7 @@ def snapshot(
     task: str = typer.Option("clv", "--task", help="Or with this task's default settings (clv, churn)."),
 ) -> None:
     """Build a customer snapshot (one row per customer) to score with a CLV or churn model."""
-    from salesml.sources import read_table, write_table_atomic
+    from salesml.core.sources import read_table, write_table_atomic
     from salesml.tasks import get_task
 
     customer_task = _load_scorer(model).task if model else get_task(task)()
@@ -212,7 +212,7 @@ def snapshot(
 
 
 def _load_scorer(uri: str):
-    from salesml.scoring import load_model
+    from salesml.scoring.scorer import load_model
 
     return load_model(uri)
 
@@ -229,8 +229,8 @@ def segments(
     track: bool = typer.Option(True, "--track/--no-track", help="Log the segment table and plot to MLflow (experiment salesml-segments)."),
 ) -> None:
     """Score a snapshot with the CLV and churn models and place each customer in a value x risk segment."""
-    from salesml.segments import log_segments, score_segments
-    from salesml.sources import read_table, write_table_atomic
+    from salesml.customers.segments import log_segments, score_segments
+    from salesml.core.sources import read_table, write_table_atomic
 
     frame = read_table(input)
     clv, churn = _load_scorer(clv_model), _load_scorer(churn_model)
@@ -239,7 +239,7 @@ def segments(
     write_table_atomic(seg.customers, output)
     _print_segments(seg.table, seg.metrics)
     if track:
-        from salesml.tracking import MLflowTracker
+        from salesml.tracking.tracker import MLflowTracker
 
         log_segments(seg, MLflowTracker("salesml-segments"), tags={"salesml.clv_model": clv_model, "salesml.churn_model": churn_model})
     console.print(f"segments of {len(seg.customers):,} customers -> {output}")
@@ -310,8 +310,8 @@ def forecast_cmd(
     seed: int = typer.Option(0, "--seed", help="Seed of the built-in data (with --input builtin)."),
 ) -> None:
     """Forecast every series and level (bottom-up totals) with intervals; the output is written atomically."""
-    from salesml.scoring import load_model
-    from salesml.sources import read_table, write_table_atomic
+    from salesml.scoring.scorer import load_model
+    from salesml.core.sources import read_table, write_table_atomic
     from salesml.tasks.forecasting import Forecasting, forecast
 
     scorer = load_model(model)
@@ -337,7 +337,7 @@ def _registry(task: str, name: str | None):
     import mlflow
 
     from salesml.tasks import get_task
-    from salesml.tracking import default_tracking_uri
+    from salesml.tracking.tracker import default_tracking_uri
 
     task_cls = get_task(task)
     return mlflow.MlflowClient(default_tracking_uri()), name or f"salesml-{task_cls.name}", task_cls
@@ -358,8 +358,8 @@ def promote(
     name: str = typer.Option(None, "--name", help="Registered model name (default salesml-<task>)."),
 ) -> None:
     """Make a registered version the champion, through the publish gate; the old champion is kept."""
-    from salesml.registry import GateRefused
-    from salesml.registry import promote as do_promote
+    from salesml.tracking.registry import GateRefused
+    from salesml.tracking.registry import promote as do_promote
 
     from mlflow.exceptions import MlflowException
 
@@ -381,7 +381,7 @@ def rollback(
     name: str = typer.Option(None, "--name", help="Registered model name (default salesml-<task>)."),
 ) -> None:
     """Undo the latest promotion: the previous champion becomes champion again."""
-    from salesml.registry import rollback as do_rollback
+    from salesml.tracking.registry import rollback as do_rollback
 
     client, model, _ = _registry(task, name)
     try:
@@ -397,7 +397,7 @@ def history(
     name: str = typer.Option(None, "--name", help="Registered model name (default salesml-<task>)."),
 ) -> None:
     """Every registered version's gate decision, and every change of champion."""
-    from salesml.registry import champion_history
+    from salesml.tracking.registry import champion_history
 
     client, model, _ = _registry(task, name)
     versions = sorted(client.search_model_versions(f"name = '{model}'"), key=lambda v: int(v.version))
@@ -421,10 +421,10 @@ def monitor(
     track: bool = typer.Option(True, "--track/--no-track", help="Log the report to MLflow as a monitoring run."),
 ) -> None:
     """Drift (PSI), score drift, predicted vs actual, KPI traffic lights, alerts and the retrain decision."""
-    from salesml.monitoring import log_report
-    from salesml.monitoring import monitor as run_monitor
-    from salesml.scoring import load_model
-    from salesml.sources import read_table
+    from salesml.monitoring.monitor import log_report
+    from salesml.monitoring.monitor import monitor as run_monitor
+    from salesml.scoring.scorer import load_model
+    from salesml.core.sources import read_table
 
     _setup_logging(False)
     scorer = load_model(model)
@@ -462,7 +462,7 @@ def retrain(
     """Train on new data and put the model through the publish gate (the champion moves only if it passes)."""
     import json
 
-    from salesml.monitoring import retrain as do_retrain
+    from salesml.monitoring.retrain import retrain as do_retrain
 
     _setup_logging(verbose)
     reasons: list[str] = []

@@ -5,7 +5,7 @@ Optuna budget, registers the champions, then scores each task's "today"
 records with the champion loaded back from the registry. New tasks join the
 demo by registering in :data:`salesml.tasks.TASKS`. When the CLV and churn
 champions are both there, the demo then places today's customers in value x
-risk segments with revenue at risk (:mod:`salesml.segments`), logged to the
+risk segments with revenue at risk (:mod:`salesml.customers.segments`), logged to the
 ``salesml-segments`` experiment.
 """
 
@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from salesml.datasets import SIZES, make_crm, write_crm
-from salesml.flow import TrainResult, train
-from salesml.scoring import load_model
-from salesml.segments import log_segments, segment
-from salesml.sources import write_table_atomic
+from salesml.core.flow import TrainResult, train
+from salesml.scoring.scorer import load_model
+from salesml.customers.segments import log_segments, segment
+from salesml.core.sources import write_table_atomic
 from salesml.tasks import TASKS
-from salesml.tracking import MLflowTracker, default_tracking_uri
+from salesml.tracking.tracker import MLflowTracker, default_tracking_uri
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class DemoReport:
     results: dict[str, TrainResult] = field(default_factory=dict)
     scored: dict[str, Path] = field(default_factory=dict)
     summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
-    segments: Any = None  # salesml.segments.Segmentation when CLV and churn were both trained
+    segments: Any = None  # salesml.customers.segments.Segmentation when CLV and churn were both trained
 
 
 def run_demo(

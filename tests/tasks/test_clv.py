@@ -12,9 +12,9 @@ from scipy.stats import spearmanr
 from typer.testing import CliRunner
 
 import salesml
-from salesml.bgnbd import BetaGeoModel, GammaGammaModel
+from salesml.customers.bgnbd import BetaGeoModel, GammaGammaModel
 from salesml.cli import app
-from salesml.contracts import DataValidationError
+from salesml.core.contracts import DataValidationError
 from salesml.tasks.clv import CLV, rfm
 
 
@@ -82,8 +82,8 @@ def test_saved_model_predicts_with_the_winner(trained_clv, holdout, tmp_path):
 
 
 def test_the_other_model_when_it_wins(trained_clv, holdout):
-    from salesml.artifact import ModelBundle
-    from salesml.scoring import Scorer
+    from salesml.tracking.artifact import ModelBundle
+    from salesml.scoring.scorer import Scorer
 
     bundle = trained_clv.scorer.bundle
     flipped = dict(bundle.metadata["task_state"], winner="lightgbm" if trained_clv.task.state_["winner"] == "bgnbd" else "bgnbd")
@@ -191,7 +191,7 @@ def test_train_on_a_users_order_table_then_snapshot_and_score(small_crm, mlflow_
 
 @pytest.mark.slow
 def test_a_prepared_customer_table_trains_too(small_crm):
-    from salesml import snapshots
+    from salesml.customers import snapshots
 
     # one row per customer and snapshot date with ready features and a label column, as subscription businesses keep
     cuts = pd.date_range("2023-01-01", "2025-01-01", freq="3MS")

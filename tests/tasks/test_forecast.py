@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 import salesml
-from salesml.contracts import DataValidationError
+from salesml.core.contracts import DataValidationError
 from salesml.datasets import make_sales
-from salesml.metrics import wape
+from salesml.core.metrics import wape
 from salesml.tasks.forecasting import Forecasting, forecast
 
 #: No backtest, seasonal naive only: for tests about behaviour rather than accuracy.
@@ -94,7 +94,7 @@ def test_same_data_and_seed_give_the_same_model(fast, data):
 
 
 def test_optuna_tunes_on_the_mean_wape_of_rolling_windows_before_the_holdout(data):
-    from salesml.flow import _refitter
+    from salesml.core.flow import _refitter
 
     sales = data[0]
     cfg = {"task": "forecast", "random_state": 0, "params": {**FAST, "tuning_windows": 2},

@@ -8,7 +8,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 import salesml
-from salesml.explain import contributions, shap_explanation
+from salesml.core.explain import contributions, shap_explanation
 from salesml.tasks.lead_scoring import LeadScoring
 
 

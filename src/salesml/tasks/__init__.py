@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from salesml.tasks.base import Dataset, Task, TaskColumns, TaskParams
+from salesml.core.task import Dataset, Task, TaskColumns, TaskParams
 from salesml.tasks.forecasting import Forecasting
 from salesml.tasks.lead_scoring import LeadScoring
 from salesml.tasks.clv import CLV

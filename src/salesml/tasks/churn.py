@@ -1,6 +1,6 @@
 """Churn: will this customer stop buying in the next horizon?
 
-The label, per customer and monthly cutoff (:mod:`salesml.tasks.customer`):
+The label, per customer and monthly cutoff (:mod:`salesml.customers.task`):
 
 * ``definition: no_purchase`` (default): no order in ``(cutoff, cutoff + horizon]``
   (default horizon 3 months);
@@ -29,11 +29,11 @@ import numpy as np
 import pandas as pd
 from pydantic import field_validator
 
-from salesml.contracts import BinaryLabel
-from salesml.metrics import classification_metrics, recall_at
-from salesml.split import TimeSplit
-from salesml.tasks.base import Dataset, TaskParams, too_few_of_each_class
-from salesml.tasks.customer import CustomerParams, CustomerTask
+from salesml.core.contracts import BinaryLabel
+from salesml.core.metrics import classification_metrics, recall_at
+from salesml.core.split import TimeSplit
+from salesml.core.task import Dataset, TaskParams, too_few_of_each_class
+from salesml.customers.task import CustomerParams, CustomerTask
 
 __all__ = ["Churn", "ChurnParams"]
 
@@ -147,7 +147,7 @@ class Churn(CustomerTask):
         return metrics
 
     def figures(self, y_true: np.ndarray, pred: np.ndarray, output: pd.DataFrame) -> dict[str, Any]:
-        from salesml import plots
+        from salesml.core import plots
 
         return {
             "plots/calibration_curve.png": plots.calibration_plot(y_true, pred),
@@ -155,7 +155,7 @@ class Churn(CustomerTask):
         }
 
     def comparison_figures(self, y_true: np.ndarray, predictions: Mapping[str, np.ndarray]) -> dict[str, Any]:
-        from salesml import plots
+        from salesml.core import plots
 
         return {"plots/gain_vs_baselines.png": plots.gain_comparison_plot(y_true, predictions)}
 

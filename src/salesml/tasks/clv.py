@@ -1,13 +1,13 @@
 """Customer lifetime value: how much will this customer buy over the next horizon?
 
-Two models side by side on the same snapshots (:mod:`salesml.tasks.customer`):
+Two models side by side on the same snapshots (:mod:`salesml.customers.task`):
 
 * LightGBM on the snapshot features (recency, frequency, monetary value over
   several windows, trends, product and channel mix, activities, attributes),
   with a Tweedie objective (log link: revenue is a rate times a spend, with
   many zeros; the raw score is log revenue, hence calibration ``exp``; its
   reasons are contributions to log revenue);
-* the probabilistic baseline BG/NBD + Gamma-Gamma (:mod:`salesml.bgnbd`),
+* the probabilistic baseline BG/NBD + Gamma-Gamma (:mod:`salesml.customers.bgnbd`),
   fitted by maximum likelihood on the customers' histories as of the
   validation cutoff (it reads ``repeat_orders``, ``days_since_first_order``,
   ``days_since_last_order`` and ``mean_repeat_order_value``).
@@ -38,11 +38,11 @@ import numpy as np
 import pandas as pd
 from pydantic import field_validator
 
-from salesml.bgnbd import BetaGeoModel, GammaGammaModel
-from salesml.metrics import regression_metrics
-from salesml.split import TimeSplit
-from salesml.tasks.base import Dataset, TaskParams
-from salesml.tasks.customer import CustomerParams, CustomerTask
+from salesml.customers.bgnbd import BetaGeoModel, GammaGammaModel
+from salesml.core.metrics import regression_metrics
+from salesml.core.split import TimeSplit
+from salesml.core.task import Dataset, TaskParams
+from salesml.customers.task import CustomerParams, CustomerTask
 
 __all__ = ["CLV", "CLVParams", "RFM_COLUMNS"]
 
@@ -243,12 +243,12 @@ class CLV(CustomerTask):
         return metrics
 
     def figures(self, y_true: np.ndarray, pred: np.ndarray, output: pd.DataFrame) -> dict[str, Any]:
-        from salesml import plots
+        from salesml.core import plots
 
         return {"plots/clv_deciles.png": plots.decile_plot(y_true, {"model": pred})}
 
     def comparison_figures(self, y_true: np.ndarray, predictions: Mapping[str, np.ndarray]) -> dict[str, Any]:
-        from salesml import plots
+        from salesml.core import plots
 
         return {"plots/clv_deciles_compared.png": plots.decile_plot(y_true, predictions)}
 

@@ -2,7 +2,7 @@
 
 One global LightGBM model over every series forecasts the whole horizon
 directly (one row per series, forecast origin and step; see
-:mod:`salesml.forecast_rows`), trained by the shared flow with
+:mod:`salesml.forecasting.rows`), trained by the shared flow with
 ``time = origin``. The split is purged: a training row's *target* period is
 before the validation slice, and a validation row's before the holdout; the
 validation slice (several origins, every step) early-stops the shipped model.
@@ -11,16 +11,16 @@ Optuna scores each trial on the backtest objective: the mean WAPE of
 ``tuning_windows`` rolling-origin windows whose targets all precede the holdout,
 each refitted (purged, early-stopped on its own validation slice) with the
 trial's parameters (:meth:`Forecasting.tuning_folds`). The rolling-origin
-backtest (:mod:`salesml.backtest`) then reports accuracy on later windows
+backtest (:mod:`salesml.forecasting.backtest`) then reports accuracy on later windows
 against the baselines.
 
 Output per series and future period: the point forecast, conformal intervals
-(default 80% and 95%; :mod:`salesml.conformal`, fitted on the out-of-sample
+(default 80% and 95%; :mod:`salesml.forecasting.conformal`, fitted on the out-of-sample
 errors, relative to each series' recent level, of the latest
 ``calibration_windows`` refitted backtest windows; on the validation slice when
 there is no backtest), the recent level and the value a year earlier.
 :func:`forecast` adds every upper level of the hierarchy as bottom-up sums
-(:mod:`salesml.reconcile`), each with its own interval.
+(:mod:`salesml.forecasting.reconcile`), each with its own interval.
 
 Hard cases:
 
@@ -34,7 +34,7 @@ Hard cases:
   forecasts are clipped at 0 only for series with no negative value in their last season;
 * **structural breaks**: declare them (``params.breaks``) to drop the history
   before the break; sharp recent level shifts that are not declared are
-  reported as a warning (:func:`salesml.panel.level_shifts`);
+  reported as a warning (:func:`salesml.forecasting.panel.level_shifts`);
 * **many series**: features are vectorised over series; when
   series x origins x steps exceed ``max_rows``, training origins are thinned
   evenly (the latest is always kept) and the statistical baselines run on a
@@ -52,18 +52,18 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from salesml.conformal import ConformalIntervals, interval_columns
-from salesml.contracts import ColumnRule, DataValidationError, Problem, parse_datetime, validate_table
-from salesml.forecast_rows import RowSpec, build_rows, feature_columns
-from salesml.metrics import coverage, forecast_metrics, wape
-from salesml.panel import FREQUENCIES, Panel, build_panel, level_shifts, period_start, sales_from_transactions, series_names
-from salesml.reconcile import BOTTOM, aggregate, bottom_up, hierarchy_levels
-from salesml.split import TimeSplit, time_split
-from salesml.tasks.base import BacktestReport, Dataset, FitPredict, SplitSettings, Task, TaskColumns, TaskParams
+from salesml.forecasting.conformal import ConformalIntervals, interval_columns
+from salesml.core.contracts import ColumnRule, DataValidationError, Problem, parse_datetime, validate_table
+from salesml.forecasting.rows import RowSpec, build_rows, feature_columns
+from salesml.core.metrics import coverage, forecast_metrics, wape
+from salesml.forecasting.panel import FREQUENCIES, Panel, build_panel, level_shifts, period_start, sales_from_transactions, series_names
+from salesml.forecasting.reconcile import BOTTOM, aggregate, bottom_up, hierarchy_levels
+from salesml.core.split import TimeSplit, time_split
+from salesml.core.task import BacktestReport, Dataset, FitPredict, SplitSettings, Task, TaskColumns, TaskParams
 
 logger = logging.getLogger(__name__)
 
-#: Interval tables learnt from fewer residuals than this are symmetric (see :mod:`salesml.conformal`):
+#: Interval tables learnt from fewer residuals than this are symmetric (see :mod:`salesml.forecasting.conformal`):
 #: an upper level such as the total has one residual per window, origin and step.
 SYMMETRIC_BELOW = 40
 
@@ -335,7 +335,7 @@ class Forecasting(Task):
         return Dataset(frame=frame, target=target, time=frame["origin"], key=frame[self.columns.id])
 
     def make_encoder(self):
-        from salesml.features import TabularEncoder
+        from salesml.core.features import TabularEncoder
 
         c = self.columns
         exclude = [c.id, "series", "origin", "period", *c.exclude]
@@ -374,7 +374,7 @@ class Forecasting(Task):
         return out
 
     def figures(self, y_true: np.ndarray, pred: np.ndarray, output: pd.DataFrame) -> dict[str, Any]:
-        from salesml.plots import forecast_plot
+        from salesml.core.plots import forecast_plot
 
         if "period" not in output.columns:
             return {}
@@ -397,7 +397,7 @@ class Forecasting(Task):
     def backtest(self, tables: Mapping[str, pd.DataFrame], dataset: Dataset, fit_predict: FitPredict) -> BacktestReport | None:
         if self.params.backtest_windows == 0:
             return None
-        from salesml.backtest import rolling_origin
+        from salesml.forecasting.backtest import rolling_origin
 
         p = self.params
         frame = dataset.frame.rename(columns={self.columns.id: "series"}) if self.columns.id != "series" else dataset.frame
@@ -429,7 +429,7 @@ class Forecasting(Task):
         origin, so tuning never sees a holdout target, and their origins precede
         the backtest's scored windows when the holdout spans them (the default split does).
         """
-        from salesml.backtest import window_masks
+        from salesml.forecasting.backtest import window_masks
 
         if self.params.tuning_windows == 0:
             return []
@@ -563,7 +563,7 @@ def forecast(
 ) -> pd.DataFrame:
     """Forecast the next ``horizon`` periods after the end of ``sales`` with a trained forecast model.
 
-    ``model`` is a :class:`~salesml.scoring.Scorer` or anything
+    ``model`` is a :class:`~salesml.scoring.scorer.Scorer` or anything
     :func:`salesml.load_model` accepts. ``sales`` is the history in the
     training table's layout; the known-in-advance covariates of the forecast
     periods come from rows dated after the last sales (their target left empty).
@@ -574,7 +574,7 @@ def forecast(
     series was not forecast) and, for bottom series, the top reasons. Upper
     levels are bottom-up sums, so they add up exactly.
     """
-    from salesml.scoring import Scorer, load_model
+    from salesml.scoring.scorer import Scorer, load_model
 
     scorer = model if isinstance(model, Scorer) else load_model(model)
     task = scorer.task

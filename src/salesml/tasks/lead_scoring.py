@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 from pydantic import field_validator
 
-from salesml.contracts import BinaryLabel, ColumnRule, Problem, all_missing_columns, parse_datetime, validate_table
-from salesml.metrics import classification_metrics, threshold_metrics
-from salesml.tasks.base import Dataset, Task, TaskColumns, TaskParams, too_few_of_each_class
+from salesml.core.contracts import BinaryLabel, ColumnRule, Problem, all_missing_columns, parse_datetime, validate_table
+from salesml.core.metrics import classification_metrics, threshold_metrics
+from salesml.core.task import Dataset, Task, TaskColumns, TaskParams, too_few_of_each_class
 
 __all__ = ["LeadScoring", "LeadScoringColumns", "LeadScoringParams"]
 
@@ -176,7 +176,7 @@ class LeadScoring(Task):
         return metrics
 
     def figures(self, y_true: np.ndarray, pred: np.ndarray, output: pd.DataFrame) -> dict[str, Any]:
-        from salesml import plots
+        from salesml.core import plots
 
         return {
             "plots/calibration_curve.png": plots.calibration_plot(y_true, pred),

@@ -1,0 +1,398 @@
+"""The shared training flow, written once for every task.
+
+::
+
+    validate -> build dataset -> time-ordered split -> [tune (Optuna)]
+      -> fit LightGBM -> calibrate -> [backtest] -> [task state] -> evaluate on the holdout [and the task's baselines]
+      -> explain (SHAP) -> log to the tracker (params, metrics, plots, model) -> register behind the publish gate
+
+Optuna scores each trial on the validation slice (the early-stopping metric),
+or, for tasks that define :meth:`~salesml.core.task.Task.tuning_folds` (forecasting:
+rolling-origin windows before the holdout), by refitting on every fold.
+
+A task (:mod:`salesml.tasks`) supplies only what differs. The holdout is
+scored through the same :class:`~salesml.scoring.scorer.Scorer` that batch jobs and
+CRM integrations use, so the reported metrics are those of the shipped model.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from salesml.tracking.artifact import ModelBundle, library_versions, write_bundle
+from salesml.core.boosting import DEFAULT_PARAMS, fit_booster
+from salesml.core.calibration import Calibrator
+from salesml.core.config import ExperimentConfig, load_config
+from salesml.core.explain import mean_abs_importance, shap_explanation
+from salesml.core.features import TabularEncoder
+from salesml.monitoring.monitor import reference_profile
+from salesml.trust.privacy import report as privacy_report
+from salesml.tracking.registry import GateDecision
+from salesml.scoring.scorer import Scorer
+from salesml.core.sources import load_tables
+from salesml.core.split import TimeSplit
+from salesml.tasks import Task, get_task
+from salesml.core.task import BacktestReport, Dataset, SplitSettings
+from salesml.tracking.tracker import MLflowTracker, Tracker
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["train", "TrainResult"]
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced."""
+
+    task: Task
+    scorer: Scorer
+    metrics: dict[str, float]
+    split: TimeSplit
+    holdout: pd.DataFrame
+    params: dict[str, Any]
+    importance: pd.DataFrame
+    study: Any = None
+    run_id: str | None = None
+    model_uri: str | None = None
+    version: str | None = None
+    decision: GateDecision | None = None
+    not_registered_because: list[str] = field(default_factory=list)
+    backtest: BacktestReport | None = None
+
+    def save(self, directory: str | Path) -> Path:
+        """Write the model bundle to a local folder (e.g. ``models/lead-scoring``)."""
+        return write_bundle(self.scorer.bundle, directory)
+
+
+def _rows(frame: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
+    return frame.iloc[np.flatnonzero(mask)]
+
+
+def train(
+    config: ExperimentConfig | str | Path | Mapping[str, Any],
+    *,
+    tables: Mapping[str, pd.DataFrame] | None = None,
+    tracker: Tracker | None = None,
+    trials: int | None = None,
+    register: bool | None = None,
+    callbacks: list[Callable] | None = None,
+) -> TrainResult:
+    """Train, evaluate, explain, log and (optionally) register one task's model.
+
+    Parameters
+    ----------
+    config : an :class:`ExperimentConfig`, a path to an experiment YAML, or a dict.
+    tables : input tables by name; default: as the config's ``data`` section says.
+    tracker : where runs go; default :class:`MLflowTracker` on the task's experiment.
+        Pass :class:`NullTracker` to log nothing.
+    trials : overrides ``tuning.trials`` (0 = no tuning, whatever ``tuning.timeout`` says).
+    register : overrides ``tracking.publish``.
+    callbacks : Optuna callbacks (progress bars).
+    """
+    cfg = load_config(dict(config) if isinstance(config, Mapping) else config)
+    if trials is not None:  # 0 means no tuning, even where the YAML sets a time budget
+        update = {"trials": trials, **({"timeout": None} if trials == 0 else {})}
+        cfg = cfg.model_copy(update={"tuning": cfg.tuning.model_copy(update=update)})
+    task = get_task(cfg.task)(columns=cfg.columns, params=cfg.params)
+    if tables is None:
+        tables = load_tables(cfg.data, task)
+    task.validate(tables)
+    dataset = task.build_dataset(tables)
+    split = task.split(dataset, SplitSettings(**cfg.split.model_dump()))
+    encoder = task.make_encoder().fit(_rows(dataset.frame, split.train))
+    X = encoder.transform(dataset.frame)
+    if tracker is None:
+        tracker = MLflowTracker(cfg.tracking.experiment or task.registered_name)
+    do_register = cfg.tracking.publish if register is None else register
+
+    with tracker.run(task.name, tags={"salesml.task": task.name}) as run_id:
+        tracker.log_params(_run_params(cfg, task, split, encoder))
+        tracker.log_dict(privacy_report(encoder), "privacy/personal_data.json")  # column names and reasons only
+        study = None
+        params = dict(cfg.model)
+        if cfg.tuning.trials > 0 or cfg.tuning.timeout:
+            study = _tune(cfg, task, X, dataset, split, encoder, tracker, callbacks)
+            from optuna.trial import FixedTrial
+
+            from salesml.core.tuning import get_search_space, study_summary
+
+            space = get_search_space(cfg.tuning.search_space or task.default_search_space)
+            params.update(space(FixedTrial(study.best_params)))
+            tracker.log_params({f"best.{k}": v for k, v in params.items()})
+            tracker.log_metrics(study_summary(study))
+            from salesml.core.plots import tuning_history_plot
+
+            tracker.log_figure(
+                tuning_history_plot(
+                    [t.value if t.value is not None else np.nan for t in study.trials],
+                    study.direction.name == "MAXIMIZE",
+                    study.user_attrs["objective"],
+                ),
+                "plots/tuning_history.png",
+            )
+        booster = _fit(task, X, dataset, split, encoder, params, cfg.random_state)
+        valid_raw = booster.predict(_rows(X, split.valid).to_numpy(np.float64), raw_score=True)
+        calibrator = Calibrator.fit(valid_raw, dataset.target[split.valid], method=task.calibration)
+        backtest = task.backtest(tables, dataset, _refitter(task, dataset, params, cfg.random_state))
+        if backtest is not None and backtest.postprocess_state is not None:  # learnt out of sample
+            post_state = backtest.postprocess_state
+            task.load_postprocess_state(post_state)
+        else:
+            post_state = task.fit_postprocess(
+                dataset.target[split.valid], calibrator.transform(valid_raw), _rows(dataset.frame, split.valid)
+            )
+        bundle = ModelBundle(
+            boosters={"model": booster},
+            metadata={
+                **task.to_metadata(),
+                "encoder": encoder.to_dict(),
+                "calibration": calibrator.to_dict(),
+                "feature_names": encoder.feature_names_,
+                "lightgbm_params": {**DEFAULT_PARAMS, **params},
+                "random_state": cfg.random_state,
+                "trained_through": str(dataset.time[split.train | split.valid].max()),
+                "versions": dict(library_versions()),
+                **({"postprocess_state": post_state} if post_state else {}),
+            },
+        )
+        scorer = Scorer(bundle)
+        state = _task_state(task, dataset, split, scorer, tracker)
+        if state:
+            bundle.metadata["task_state"] = state
+            scorer = Scorer(bundle)
+        test_frame = _rows(dataset.frame, split.test)
+        y_test = dataset.target[split.test]
+        pred = scorer.predict(test_frame)
+        bundle.metadata["monitoring_reference"] = reference_profile(encoder, test_frame, pred)  # aggregates only
+        output = task.postprocess(pred, test_frame)
+        metrics = {f"test.{k}": v for k, v in task.evaluate(y_test, pred, output).items()}
+        valid_pred = scorer.predict(_rows(dataset.frame, split.valid))
+        valid_out = task.postprocess(valid_pred, _rows(dataset.frame, split.valid))
+        metrics[f"valid.{task.primary_metric}"] = task.evaluate(dataset.target[split.valid], valid_pred, valid_out)[
+            task.primary_metric
+        ]
+        base_preds = task.baselines(dataset, split, scorer.predict_model)
+        for name, base_pred in base_preds.items():
+            base_out = task.postprocess(base_pred, test_frame)
+            metrics.update({f"baseline.{name}.{k}": v for k, v in task.evaluate(y_test, base_pred, base_out).items()})
+        metrics["model.n_trees"] = float(booster.num_trees())
+        if backtest is not None:
+            metrics.update(backtest.metrics)
+        bundle.metadata["metrics"] = metrics
+        tracker.log_metrics(metrics)
+        if backtest is not None:
+            for path, table in backtest.tables.items():
+                tracker.log_table(table, path)
+            for path, figure in backtest.figures.items():
+                tracker.log_figure(figure, path)
+
+        for path, figure in task.figures(y_test, pred, output).items():
+            tracker.log_figure(figure, path)
+        if base_preds:
+            for path, figure in task.comparison_figures(y_test, {"model": pred, **base_preds}).items():
+                tracker.log_figure(figure, path)
+        importance = _explain(booster, _rows(X, split.test), encoder, tracker, cfg.tracking.shap_rows, cfg.random_state)
+
+        key = test_frame[[task.columns.id]] if task.columns.id in test_frame.columns else None
+        holdout = pd.concat([key, output, pd.Series(y_test, index=output.index, name="actual")], axis=1)
+        result = TrainResult(task, scorer, metrics, split, holdout, params, importance, study, run_id)
+        result.backtest = backtest
+
+        with tempfile.TemporaryDirectory(prefix="salesml-bundle-") as tmp:
+            bundle_dir = write_bundle(bundle, Path(tmp) / "bundle")
+            example = _input_example(encoder, task)
+            result.model_uri = tracker.log_model(
+                bundle_dir, input_example=example, output_example=scorer.score(example)
+            )
+        problems = task.data_problems(dataset.target[split.train], y_test)
+        if problems:
+            result.not_registered_because = problems
+            tracker.set_tags({"salesml.registered": "no", "salesml.not_registered_because": "; ".join(problems)})
+            logger.warning("model not registered: %s", "; ".join(problems))
+        elif do_register and result.model_uri and isinstance(tracker, MLflowTracker):
+            from salesml.tracking.registry import publish
+
+            def rescore(uri: str) -> float:
+                from salesml.scoring.scorer import load_model
+
+                champion = load_model(uri, tracking_uri=tracker.tracking_uri)
+                p = champion.predict(test_frame)
+                return champion.task.evaluate(y_test, p, champion.task.postprocess(p, test_frame))[task.primary_metric]
+
+            result.version, result.decision = publish(
+                tracker.client,
+                name=cfg.tracking.registered_name or task.registered_name,
+                model_uri=result.model_uri,
+                run_id=run_id,
+                metric=task.primary_metric,
+                candidate=metrics[f"test.{task.primary_metric}"],
+                greater_is_better=task.greater_is_better,
+                tolerance=cfg.tracking.gate_tolerance,
+                rescore_champion=rescore,
+            )
+            tracker.set_tags(
+                {"salesml.registered_version": result.version, "salesml.promoted": str(result.decision.promoted)}
+            )
+    return result
+
+
+def _task_state(task: Task, dataset: Dataset, split: TimeSplit, scorer: Scorer, tracker: Tracker) -> dict[str, Any]:
+    """The task's extra state (:meth:`Task.fit_state`), normalised through JSON and logged.
+
+    Going through JSON here means the trained task and any loaded copy of the
+    model see exactly the same state. Scalar entries are logged as params
+    ``state.<key>``, the whole state as ``task_state.json``.
+    """
+    import json
+
+    state = json.loads(json.dumps(task.fit_state(dataset, split, scorer.predict_model)))
+    task.state_ = state
+    if state:
+        tracker.log_params({f"state.{k}": v for k, v in state.items() if isinstance(v, (str, int, float, bool))})
+        tracker.log_dict(state, "task_state.json")
+    return state
+
+
+def _run_params(cfg: ExperimentConfig, task: Task, split: TimeSplit, encoder: TabularEncoder) -> dict[str, Any]:
+    kinds: dict[str, int] = {}
+    for plan in encoder.columns_:
+        kinds[plan.kind] = kinds.get(plan.kind, 0) + 1
+    return {
+        "task": task.name,
+        "random_state": cfg.random_state,
+        "data.source": "builtin" if cfg.data.builtin else "tables",
+        **({"data.size": cfg.data.n_leads or cfg.data.size, "data.seed": cfg.data.seed} if cfg.data.builtin else {}),
+        **split.describe(),
+        "features.n": len(encoder.feature_names_),
+        **{f"features.columns.{k}": v for k, v in sorted(kinds.items())},
+        "features.dropped": sorted(encoder.dropped_),
+        "tuning.trials": cfg.tuning.trials,
+        "tuning.search_space": cfg.tuning.search_space or task.default_search_space,
+        "calibration": task.calibration,
+        **{f"params.{k}": v for k, v in task.params.model_dump(exclude={"reason_templates"}).items()},
+    }
+
+
+def _fit(task: Task, X: pd.DataFrame, ds: Dataset, split: TimeSplit, encoder: TabularEncoder, params: Mapping[str, Any], seed: int, callbacks=()):
+    return fit_booster(
+        _rows(X, split.train),
+        ds.target[split.train],
+        _rows(X, split.valid),
+        ds.target[split.valid],
+        objective=task.objective,
+        metric=task.eval_metric,
+        params=params,
+        categorical=encoder.categorical_features_,
+        random_state=seed,
+        callbacks=callbacks,
+    )
+
+
+def _refitter(task: Task, dataset: Dataset, params: Mapping[str, Any], seed: int):
+    """The flow's fit on other rows, for :meth:`Task.backtest` (a fresh encoder, booster and calibration)."""
+
+    def fit_predict(train: np.ndarray, valid: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        encoder = task.make_encoder().fit(_rows(dataset.frame, train))
+        used = train | valid | rows
+        X = encoder.transform(_rows(dataset.frame, used))
+        split = TimeSplit(train[used], valid[used], rows[used], pd.NaT, pd.NaT)
+        sub = Dataset(X, dataset.target[used], dataset.time[used], dataset.key[used])
+        booster = _fit(task, X, sub, split, encoder, params, seed)
+        valid_raw = booster.predict(_rows(X, split.valid).to_numpy(np.float64), raw_score=True)
+        calibrator = Calibrator.fit(valid_raw, sub.target[split.valid], method=task.calibration)
+        rows_raw = booster.predict(_rows(X, split.test).to_numpy(np.float64), raw_score=True)
+        return calibrator.transform(valid_raw), calibrator.transform(rows_raw)
+
+    return fit_predict
+
+
+#: LightGBM metrics where higher is better; trials report the early-stopping metric, so the
+#: study's direction follows it (not the task's primary metric, which may point the other way).
+_HIGHER_IS_BETTER = frozenset({"auc", "average_precision", "ndcg", "map", "auc_mu"})
+
+
+def _maximize(lightgbm_metric: str) -> bool:
+    return lightgbm_metric in _HIGHER_IS_BETTER
+
+
+def _tune(cfg, task, X, dataset, split, encoder, tracker, callbacks):
+    """Optuna over the search space: on the task's tuning folds when it has any, else on the validation slice."""
+    from salesml.core.tuning import get_search_space, run_study
+
+    folds = task.tuning_folds(dataset, split)
+    if folds:
+        objective, direction = _fold_objective(cfg, task, dataset, folds), task.greater_is_better
+        label = f"mean {task.primary_metric} over {len(folds)} rolling-origin windows"
+        tracker.log_params({"tuning.objective": label, "tuning.folds": len(folds)})
+    else:
+        from optuna_integration.lightgbm import LightGBMPruningCallback
+
+        def objective(trial, params):
+            booster = _fit(
+                task, X, dataset, split, encoder, {**cfg.model, **params}, cfg.random_state,
+                callbacks=[LightGBMPruningCallback(trial, task.eval_metric, valid_name="valid")],
+            )
+            return float(booster.best_score["valid"][task.eval_metric])
+
+        direction, label = _maximize(task.eval_metric), f"validation {task.eval_metric}"
+        tracker.log_params({"tuning.objective": label})
+
+    study = run_study(
+        objective,
+        space=get_search_space(cfg.tuning.search_space or task.default_search_space),
+        direction="maximize" if direction else "minimize",
+        n_trials=cfg.tuning.trials or None,
+        timeout=cfg.tuning.timeout,
+        random_state=cfg.random_state,
+        storage=cfg.tuning.storage,
+        study_name=cfg.tuning.study_name or (f"{task.registered_name}" if cfg.tuning.storage else None),
+        tracker=tracker,
+        callbacks=callbacks,
+    )
+    study.set_user_attr("objective", label)
+    return study
+
+
+def _fold_objective(cfg, task: Task, dataset: Dataset, folds):
+    """Each trial refits on every fold (a fresh encoder, booster and calibration) and scores its rows.
+
+    The trial's value is the mean of the folds' :meth:`Task.tuning_score`; each
+    fold's value is kept as the trial's ``fold_scores`` attribute. Trials are not
+    pruned: every one is scored on all folds.
+    """
+
+    def objective(trial, params):
+        fit_predict = _refitter(task, dataset, {**cfg.model, **params}, cfg.random_state)
+        scores = []
+        for train_rows, valid_rows, rows in folds:
+            _, pred = fit_predict(train_rows, valid_rows, rows)
+            scores.append(float(task.tuning_score(dataset.target[rows], pred, _rows(dataset.frame, rows))))
+        trial.set_user_attr("fold_scores", scores)
+        return float(np.mean(scores))
+
+    return objective
+
+
+def _explain(booster, X_test: pd.DataFrame, encoder: TabularEncoder, tracker: Tracker, rows: int, seed: int) -> pd.DataFrame:
+    from salesml.core.plots import shap_summary_plot
+
+    sample = X_test if len(X_test) <= rows else X_test.sample(rows, random_state=seed)
+    explanation = shap_explanation(booster, sample, encoder.feature_names_)
+    importance = mean_abs_importance(np.asarray(explanation.values), encoder.feature_names_)
+    tracker.log_figure(shap_summary_plot(explanation), "plots/shap_summary.png")
+    tracker.log_table(importance, "explain/shap_importance.csv")
+    return importance
+
+
+def _input_example(encoder: TabularEncoder, task: Task) -> pd.DataFrame:
+    """A made-up row in the input schema: no real customer's values."""
+    row = {task.columns.id: "example-0001", **encoder.example_row()}
+    return pd.DataFrame([row])

@@ -1,0 +1,248 @@
+"""Direct multi-step rows: what is known at a forecast origin, and the value ``h`` periods later.
+
+One row per (series, origin, step ``h``). Everything in a row is known at the
+origin: lags and rolling statistics of the target up to the origin, past-only
+covariates *at* the origin, the calendar of the target period, the planned
+known-in-advance covariates *of the target period*, and the series keys and
+attributes. The target is the value in period ``origin + h``. One global
+LightGBM model learns every step at once (``h`` is a feature).
+
+Target transform: values are divided by the series' **recent level** (mean
+absolute value over the last season up to the origin), so one model serves
+series of any size and follows trends; the level itself is a feature and the
+forecast is ``prediction x level``. Absolute values keep returns (negative
+sales) usable, and a series with no sales yet has level 1.
+
+Column names (``<y>`` is the target's name, e.g. ``sales``):
+
+==============================  =====================================================
+``series``, keys, attributes    who (keys and attributes are features)
+``origin``, ``period``, ``h``   when: the origin, the target period and the step
+``recent_level``                mean |y| over the last season (the scale)
+``<y>_lag_<j>``                 y at origin - j + 1, relative to the level
+``<y>_mean_<w>``                mean y over the last w periods, relative
+``<y>_last_year``               y in the target period a year earlier, relative
+                                (weekly: the 3 weeks around it)
+``<y>_two_years_ago``           the same two years earlier
+``<y>_growth``                  last season's sum / the season before's
+``<y>_volatility``              std of y over the last season, relative
+``zero_share``, ``negative_share``  share of zero / negative periods in the last season
+``history_periods``             periods of history up to the origin
+``target_month`` (``target_week``)  calendar of the target period
+``<k>``, ``<k>_previous``,      known covariate in the target period, the period
+``<k>_last_year``,              before it, a year before it, and the change
+``<k>_vs_last_year``            against a year before (a difference)
+``<p>_at_origin``, ``<p>_relative``  past-only covariate at the origin, and
+                                relative to its mean over the last season
+==============================  =====================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from salesml.forecasting.panel import Panel
+
+__all__ = ["RowSpec", "build_rows", "feature_columns", "ID_COLUMNS"]
+
+#: Columns of a row that say who and when, not features.
+ID_COLUMNS = ("series", "origin", "period")
+
+
+@dataclass(frozen=True)
+class RowSpec:
+    """How rows are built (resolved from the forecasting task's params)."""
+
+    horizon: int
+    season: int
+    n_lags: int
+    windows: tuple[int, ...]
+    min_history: int
+    target: str
+    known: tuple[str, ...] = ()
+    past: tuple[str, ...] = ()
+    static: tuple[str, ...] = ()
+    weekly: bool = False
+
+
+def feature_columns(spec: RowSpec, keys: Sequence[str]) -> list[str]:
+    """Every generated column name (used to detect clashes with the user's columns)."""
+    y = spec.target
+    names = ["h", "recent_level", *[f"{y}_lag_{j}" for j in range(1, spec.n_lags + 1)]]
+    names += [f"{y}_mean_{w}" for w in spec.windows]
+    names += [f"{y}_last_year", f"{y}_two_years_ago", f"{y}_growth", f"{y}_volatility"]
+    names += ["zero_share", "negative_share", "history_periods", "target_month"]
+    names += ["target_week"] if spec.weekly else []
+    for k in spec.known:
+        names += [k, f"{k}_previous", f"{k}_last_year", f"{k}_vs_last_year"]
+    for p in spec.past:
+        names += [f"{p}_at_origin", f"{p}_relative"]
+    return names
+
+
+def _window(cum: np.ndarray, end: np.ndarray, width: int) -> np.ndarray:
+    """Sum over periods (end - width, end] from a cumulative sum with a leading zero column."""
+    hi = np.clip(end + 1, 0, cum.shape[1] - 1)
+    lo = np.clip(hi - width, 0, None)
+    rows = np.arange(cum.shape[0])[:, None]
+    return cum[rows, hi] - cum[rows, lo]
+
+
+def _take(arr: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``arr[s, idx[s, j]]`` with NaN where the index is outside the calendar."""
+    T = arr.shape[1]
+    ok = (idx >= 0) & (idx < T)
+    rows = np.arange(arr.shape[0])[:, None]
+    out = arr[rows, np.clip(idx, 0, T - 1)]
+    return np.where(ok, out, np.nan)
+
+
+def build_rows(
+    panel: Panel,
+    spec: RowSpec,
+    origins: Sequence[int],
+    *,
+    with_target: bool,
+    steps: Sequence[int] | None = None,
+) -> tuple[pd.DataFrame, np.ndarray | None, pd.DataFrame]:
+    """Rows for every eligible series at each origin (period index) and step.
+
+    A series is eligible at an origin when it has at least ``min_history``
+    periods of history there; the others are returned in the third frame
+    (``series``, ``origin``, ``reason``). With ``with_target``, rows whose
+    target period is not observed are left out and the relative target is
+    returned; otherwise targets are ``None``.
+    """
+    steps = list(steps) if steps is not None else list(range(1, spec.horizon + 1))
+    m = spec.season
+    Y = panel.values
+    S, T = Y.shape
+    obs = ~np.isnan(Y)
+    y0 = np.where(obs, Y, 0.0)
+
+    def cum(a: np.ndarray) -> np.ndarray:
+        return np.concatenate([np.zeros((S, 1)), np.cumsum(a, axis=1)], axis=1)
+
+    c_y, c_abs, c_sq, c_n = cum(y0), cum(np.abs(y0)), cum(y0 * y0), cum(obs.astype(float))
+    c_zero, c_neg = cum((obs & (y0 == 0)).astype(float)), cum((y0 < 0).astype(float))
+    past_cum = {p: (cum(np.nan_to_num(v)), cum((~np.isnan(v)).astype(float))) for p, v in panel.past.items() if p in spec.past}
+
+    parts: dict[str, list[np.ndarray]] = {}
+    targets, refused = [], []
+    keys_frame = panel.series
+
+    def add(name: str, values: np.ndarray) -> None:
+        parts.setdefault(name, []).append(values)
+
+    for o in origins:
+        o = int(o)
+        end = np.full((S, 1), o)
+        history = (o - panel.first + 1).clip(min=0)
+        eligible = history >= spec.min_history
+        for s in np.flatnonzero(~eligible):
+            reason = (
+                "no history before the forecast origin (the series starts later: cold start)"
+                if history[s] == 0
+                else f"only {int(history[s])} period(s) of history at the origin; at least {spec.min_history} are needed"
+            )
+            refused.append({"series": keys_frame["series"].iat[s], "origin": panel.periods[o], "reason": reason})
+        if not eligible.any():
+            continue
+        n_season = _window(c_n, end, m)[:, 0]
+        n_all = c_n[:, o + 1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            level = _window(c_abs, end, m)[:, 0] / n_season
+            level = np.where(np.isfinite(level) & (level > 0), level, c_abs[:, o + 1] / n_all)
+            level = np.where(np.isfinite(level) & (level > 0), level, 1.0)
+            per_origin: dict[str, np.ndarray] = {"recent_level": level}
+            for j in range(1, spec.n_lags + 1):
+                per_origin[f"{spec.target}_lag_{j}"] = _take(Y, end - j + 1)[:, 0] / level
+            for w in spec.windows:
+                per_origin[f"{spec.target}_mean_{w}"] = _window(c_y, end, w)[:, 0] / _window(c_n, end, w)[:, 0] / level
+            last, before = _window(c_y, end, m)[:, 0], _window(c_y, end - m, m)[:, 0]
+            full_before = _window(c_n, end - m, m)[:, 0] >= m
+            per_origin[f"{spec.target}_growth"] = np.where(full_before & (before > 0), last / before, np.nan)
+            mean = _window(c_y, end, m)[:, 0] / n_season
+            var = _window(c_sq, end, m)[:, 0] / n_season - mean**2
+            per_origin[f"{spec.target}_volatility"] = np.sqrt(np.maximum(var, 0.0)) / level
+            per_origin["zero_share"] = _window(c_zero, end, m)[:, 0] / n_season
+            per_origin["negative_share"] = _window(c_neg, end, m)[:, 0] / n_season
+            per_origin["history_periods"] = history.astype(float)
+            for p, (cs, cn) in past_cum.items():
+                at = panel.past[p][:, o]
+                per_origin[f"{p}_at_origin"] = at
+                per_origin[f"{p}_relative"] = at / (_window(cs, end, m)[:, 0] / _window(cn, end, m)[:, 0])
+
+        sel = np.flatnonzero(eligible)
+        for h in steps:
+            t = o + h
+            if with_target and t > panel.origin:
+                continue
+            if with_target:
+                y_t = _take(Y, np.full((S, 1), t))[:, 0]
+                keep = sel[~np.isnan(y_t[sel])]
+            else:
+                keep = sel
+            if len(keep) == 0:
+                continue
+            tgt = np.full((len(keep), 1), t)
+            Yk = Y[keep]
+            if spec.weekly:
+                around = np.stack([_take(Yk, tgt - m + d)[:, 0] for d in (-1, 0, 1)], axis=1)
+                seen = ~np.isnan(around)
+                ly = np.where(seen.any(axis=1), np.nansum(around, axis=1) / np.maximum(seen.sum(axis=1), 1), np.nan)
+            else:
+                ly = _take(Yk, tgt - m)[:, 0]
+            lk = level[keep]
+            period = panel.periods[t] if t < T else pd.date_range(panel.periods[-1], periods=t - T + 2, freq=_alias(panel))[-1]
+            period = pd.Timestamp(period)
+            n = len(keep)
+            add("_s", keep)
+            add("origin", np.full(n, panel.periods[o].to_datetime64()))
+            add("period", np.full(n, period.to_datetime64()))
+            add("h", np.full(n, h, dtype=np.int64))
+            add("target_month", np.full(n, float(period.month)))
+            if spec.weekly:
+                add("target_week", np.full(n, float(period.isocalendar().week)))
+            for name, arr in per_origin.items():
+                add(name, arr[keep])
+            add(f"{spec.target}_last_year", ly / lk)
+            add(f"{spec.target}_two_years_ago", _take(Yk, tgt - 2 * m)[:, 0] / lk)
+            for k in spec.known:
+                arr = panel.known[k][keep]
+                now, ago = _take(arr, tgt)[:, 0], _take(arr, tgt - m)[:, 0]
+                add(k, now)
+                add(f"{k}_previous", _take(arr, tgt - 1)[:, 0])
+                add(f"{k}_last_year", ago)
+                add(f"{k}_vs_last_year", now - ago)
+            if with_target:
+                targets.append(y_t[keep] / lk)
+
+    ids = [c for c in [*panel.keys, *spec.static] if c != "series"]
+    columns = ["series", *ids, "origin", "period", *feature_columns(spec, panel.keys)]
+    if parts:
+        idx = np.concatenate(parts.pop("_s"))
+        data: dict[str, Any] = {"series": keys_frame["series"].take(idx).reset_index(drop=True)}
+        for c in ids:
+            data[c] = keys_frame[c].take(idx).reset_index(drop=True)
+        for name, arrays in parts.items():
+            data[name] = np.concatenate(arrays)
+        frame = pd.DataFrame(data)
+        frame = frame[[c for c in columns if c in frame.columns]]
+        for c in ("origin", "period"):
+            frame[c] = frame[c].astype("datetime64[ns]")
+    else:
+        frame = pd.DataFrame(columns=columns)
+    target = np.concatenate(targets) if with_target and targets else (np.array([], dtype=float) if with_target else None)
+    return frame, target, pd.DataFrame(refused, columns=["series", "origin", "reason"])
+
+
+def _alias(panel: Panel) -> str:
+    from salesml.forecasting.panel import FREQUENCIES
+
+    return FREQUENCIES[panel.freq][1]

@@ -1,0 +1,168 @@
+"""Loading a trained model and scoring with it.
+
+``salesml.load_model(uri)`` accepts a registry URI
+(``models:/salesml-lead-scoring@champion``), a run or logged-model URI, an
+MLflow model folder or a bare bundle folder. The whole folder is checked for
+pickle-like files, then the bundle's digests (and signature, see
+:mod:`salesml.tracking.artifact`) before anything in it is parsed, and nothing from the
+artifact is imported or executed: the pyfunc code file MLflow keeps beside it
+is not run here.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from salesml.tracking.artifact import ModelBundle, read_bundle, refuse_pickles
+from salesml.core.calibration import Calibrator
+from salesml.core.explain import contributions
+from salesml.core.explain import reasons as explain_reasons
+from salesml.core.features import TabularEncoder
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Scorer", "load_model", "REASON_MODES"]
+
+Reasons = Literal["top", "flagged", "all", "none"]
+#: ``top``: the top reasons for every row; ``flagged``: only for the rows the task flags
+#: (lead scoring: ``follow_up``), empty elsewhere; ``all``: the top reasons plus every
+#: feature's contribution; ``none``: scores only (reasons cost ~80x a prediction).
+REASON_MODES: tuple[str, ...] = ("top", "flagged", "all", "none")
+CONTRIBUTION_PREFIX = "contribution__"
+
+
+class Scorer:
+    """A trained salesml model: encoder + booster + calibration + the task's business rules.
+
+    ``score(df)`` returns one row per input row, in the same order and with the
+    same index: the key column, the task's outputs (for lead scoring:
+    probability, score, grade, follow_up, threshold) and, unless
+    ``reasons="none"``, the top reasons.
+    """
+
+    def __init__(self, bundle: ModelBundle):
+        from salesml.tasks import get_task
+
+        meta = bundle.metadata
+        self.bundle = bundle
+        self.metadata = meta
+        self.task = get_task(meta["task"])(columns=meta["columns"], params=meta["params"])
+        self.task.state_ = dict(meta.get("task_state") or {})
+        self.task.load_postprocess_state(meta.get("postprocess_state", {}))
+        self.encoder = TabularEncoder.from_dict(meta["encoder"])
+        self.calibrator = Calibrator.from_dict(meta["calibration"])
+        self.booster = bundle.boosters["model"]
+        #: Extra ``Booster.predict`` parameters for every prediction, e.g. ``{"num_threads": 1}``.
+        self.predict_params: dict[str, Any] = {}
+
+    def with_params(self, **params: Any) -> Scorer:
+        """The same model with other business rules (thresholds, tiers...), without retraining.
+
+        ``scorer.with_params(threshold=60, segment_thresholds={"industry": {"software": 50}})``
+        """
+        meta = dict(self.metadata)
+        meta["params"] = {**meta["params"], **params}
+        self.task.Params.model_validate(meta["params"])  # fail here, with the task's message
+        return Scorer(ModelBundle(boosters=self.bundle.boosters, metadata=meta))
+
+    @property
+    def key_column(self) -> str:
+        return self.task.columns.id
+
+    @property
+    def input_columns(self) -> list[str]:
+        """Columns a scoring input must have (the key plus the model's inputs)."""
+        return [self.key_column, *[c for c in self.encoder.required_columns if c != self.key_column]]
+
+    def predict_model(self, df: pd.DataFrame) -> np.ndarray:
+        """The LightGBM model's calibrated prediction for each row (before :meth:`Task.predict`)."""
+        X = self.encoder.transform(df)
+        raw = self.booster.predict(X.to_numpy(dtype=np.float64), raw_score=True, **self.predict_params)
+        return self.calibrator.transform(raw)
+
+    def predict(self, df: pd.DataFrame) -> np.ndarray:
+        """The calibrated prediction (probability or value) for each row."""
+        return self.task.predict(df, self.predict_model(df))
+
+    def score(self, df: pd.DataFrame, *, reasons: Reasons | bool = "top", n_reasons: int = 3) -> pd.DataFrame:
+        """Score a frame: key, business outputs and (optionally) the top reasons per row.
+
+        ``reasons`` is one of :data:`REASON_MODES` (``True``/``False`` mean
+        ``"top"``/``"none"``). Reasons are computed only for the rows that get
+        them, so ``"flagged"`` costs a fraction of ``"top"``.
+        """
+        mode = ("top" if reasons else "none") if isinstance(reasons, bool) else reasons
+        if mode not in REASON_MODES:
+            raise ValueError(f"reasons must be one of {', '.join(map(repr, REASON_MODES))}. Got {reasons!r} instead.")
+        flag = self.task.flag_column
+        if mode == "flagged" and flag is None:
+            raise ValueError(
+                f"reasons='flagged' explains the rows a task flags, but {self.task.title} declares no flag column. "
+                "Use reasons='top' or 'none'."
+            )
+        X = self.encoder.transform(df)
+        matrix = X.to_numpy(dtype=np.float64)
+        raw = self.booster.predict(matrix, raw_score=True, **self.predict_params)
+        pred = self.task.predict(df, self.calibrator.transform(raw))
+        output = self.task.postprocess(pred, df)
+        parts = [output]
+        if self.key_column in df.columns:
+            parts.insert(0, df[[self.key_column]])
+        if mode != "none" and self.task.explained_by_model():
+            rows = np.flatnonzero(output[flag].to_numpy(dtype=bool)) if mode == "flagged" else np.arange(len(df))
+            values, base = contributions(self.booster, X.iloc[rows], **self.predict_params)
+            found = explain_reasons(values, X.iloc[rows], self.encoder, n=n_reasons, templates=self.task.reason_templates())
+            if len(rows) < len(df):  # rows not explained get empty reasons
+                full = pd.DataFrame("", index=X.index, columns=found.columns, dtype=object)
+                full.iloc[rows] = found.to_numpy(dtype=object)
+                found = full.astype(pd.Series([""]).dtype)  # the dtype pandas gives text (as "top" has)
+            parts.append(found)
+            if mode == "all":
+                names = [f"{CONTRIBUTION_PREFIX}{f}" for f in X.columns] + [f"{CONTRIBUTION_PREFIX}base"]
+                parts.append(pd.DataFrame(np.column_stack([values, base]), index=X.index, columns=names))
+        return pd.concat(parts, axis=1)
+
+    def score_one(self, record: Mapping[str, Any], *, reasons: Reasons | bool = "top") -> dict[str, Any]:
+        """Score a single record (a dict of column -> value)."""
+        frame = pd.DataFrame([dict(record)])
+        return self.score(frame, reasons=reasons).iloc[0].to_dict()
+
+
+def _bundle_dir(path: Path) -> Path:
+    """Find the bundle inside an MLflow model folder (or accept a bundle folder)."""
+    if (path / "MANIFEST.json").is_file() or (path / "metadata.json").is_file():
+        return path  # a bundle folder; read_bundle refuses it if the manifest is gone
+    candidate = path / "artifacts" / "bundle"
+    if (candidate / "MANIFEST.json").is_file():
+        return candidate
+    raise FileNotFoundError(
+        f"No salesml model found at {path}: expected a MANIFEST.json there or under artifacts/bundle/. "
+        "Pass a models:/ URI, a runs:/ URI or the folder a salesml model was saved to."
+    )
+
+
+def load_model(uri: str | Path, *, tracking_uri: str | None = None) -> Scorer:
+    """Load a salesml model from the registry, a run, or a local folder, verifying its digests."""
+    path = Path(str(uri))
+    if path.exists():
+        refuse_pickles(path)
+        return Scorer(read_bundle(_bundle_dir(path)))
+    import mlflow
+
+    from salesml.tracking.tracker import default_tracking_uri
+
+    mlflow.set_tracking_uri(tracking_uri or default_tracking_uri())
+    with tempfile.TemporaryDirectory(prefix="salesml-model-") as tmp:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=str(uri), dst_path=tmp))
+        refuse_pickles(local)
+        bundle = read_bundle(_bundle_dir(local))
+    scorer = Scorer(bundle)
+    scorer.metadata = {**scorer.metadata, "source_uri": str(uri)}
+    return scorer

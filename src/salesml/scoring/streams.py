@@ -1,0 +1,843 @@
+"""Tables read in chunks and written atomically: the I/O of batch scoring.
+
+Sources yield :class:`Chunk` objects whose frame index is each record's
+0-based position in the input, so every record can be named in a rejects
+output, including records the parser could not split into columns:
+
+* :class:`CsvSource` - a CSV file, parsed as text by pyarrow's streaming
+  reader. Records with the wrong number of fields are reported as
+  ``malformed_row`` instead of being dropped or padded; when the file does not
+  end with a newline its last record is ``truncated_row`` (a file cut off
+  mid-row).
+* :class:`ParquetSource` - a Parquet file or a folder of them (sorted by
+  path), read batch by batch with ``pre_buffer=False`` (it holds about half
+  the memory of pyarrow's default) and only the columns the model needs.
+* :class:`SqlSource` - a query or table through SQLAlchemy, fetched in chunks
+  (server-side cursors where the driver has them).
+
+Sinks write the scores and the rejects as the job goes and publish them only
+when asked, all at once:
+
+* :class:`FileSink` - CSV or Parquet files written to hidden temporary files
+  beside the targets, fsynced, then renamed over them (data files first, the
+  manifest last). Killing the job leaves the old files or the new ones.
+* :class:`SqlSink` - staging tables created, filled and swapped in for the
+  targets inside ONE transaction, with the manifest row; readers see the old
+  tables or the new ones, and a connection lost mid-job commits nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import secrets
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from salesml.tracking.artifact import file_sha256
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "Chunk",
+    "Source",
+    "Sink",
+    "CsvSource",
+    "ParquetSource",
+    "SqlSource",
+    "FileSink",
+    "SqlSink",
+    "OutputInfo",
+    "open_source",
+    "open_sink",
+    "is_sql_url",
+]
+
+FILE_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+_SQL_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+
+
+def is_sql_url(location: str | Path) -> bool:
+    """Whether ``location`` is a SQLAlchemy URL (``sqlite:///crm.db``, ``postgresql+psycopg://...``)."""
+    return isinstance(location, str) and bool(_SQL_URL.match(location)) and not location.startswith("file://")
+
+
+def _missing_columns_error(missing: Sequence[str], where: str) -> Exception:
+    from salesml.core.features import MissingColumnsError
+
+    err = MissingColumnsError(missing)
+    err.args = (f"{where}: {err.args[0]}",)
+    return err
+
+
+# --------------------------------------------------------------------- sources
+@dataclass
+class Chunk:
+    """Records read from a source.
+
+    ``frame`` holds the well-formed records, indexed by their 0-based position in
+    the input; ``malformed`` maps the positions of records that could not be read
+    as rows to ``(reason code, detail)``.
+    """
+
+    frame: pd.DataFrame
+    malformed: dict[int, tuple[str, str]] = field(default_factory=dict)
+
+    @property
+    def n_records(self) -> int:
+        return len(self.frame) + len(self.malformed)
+
+
+class Source(Protocol):
+    """Where records come from."""
+
+    kind: str
+
+    def describe(self) -> dict[str, Any]: ...
+    def columns(self) -> list[str]: ...
+    def total_rows(self) -> int | None: ...
+    def chunks(self, chunk_size: int, columns: Sequence[str]) -> Iterator[Chunk]: ...
+    def fingerprint(self) -> str: ...
+
+
+class CsvSource:
+    """A CSV file read as text in chunks; nothing is dropped or padded silently.
+
+    Every column arrives as text (missing: empty, ``NA``, ``null``...) so a
+    column's type cannot change from one chunk to the next; the model's encoder
+    parses numbers, booleans and dates and reports what it cannot read.
+    """
+
+    kind = "csv"
+
+    def __init__(self, path: str | Path, *, block_size: int = 1 << 20):
+        self.path = Path(path)
+        self.block_size = block_size
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "location": str(self.path)}
+
+    def _check(self) -> None:
+        if not self.path.is_file():
+            raise FileNotFoundError(f"Input {self.path} does not exist.")
+
+    def columns(self) -> list[str]:
+        import pyarrow.csv as pcsv
+
+        self._check()
+        if self.path.stat().st_size == 0:
+            raise ValueError(f"Input {self.path} is empty: not even a header line. Check the export that wrote it.")
+        reader = pcsv.open_csv(
+            self.path,
+            read_options=pcsv.ReadOptions(use_threads=False, block_size=self.block_size),
+            parse_options=pcsv.ParseOptions(newlines_in_values=True, invalid_row_handler=lambda row: "skip"),
+        )
+        names = list(reader.schema.names)
+        reader.close()
+        return names
+
+    def total_rows(self) -> int | None:
+        return None
+
+    def fingerprint(self) -> str:
+        return f"sha256:{file_sha256(self.path)}"
+
+    def _ends_with_newline(self) -> bool:
+        with self.path.open("rb") as fh:
+            fh.seek(-1, os.SEEK_END)
+            return fh.read(1) in (b"\n", b"\r")
+
+    def chunks(self, chunk_size: int, columns: Sequence[str]) -> Iterator[Chunk]:
+        import pyarrow as pa
+        import pyarrow.csv as pcsv
+
+        header = self.columns()
+        missing = [c for c in columns if c not in header]
+        if missing:
+            raise _missing_columns_error(missing, str(self.path))
+        malformed: dict[int, tuple[str, str]] = {}
+
+        def on_invalid(row: Any) -> str:
+            # row.number counts records from 1 including the header (pyarrow, single-threaded).
+            if row.number is None:  # pragma: no cover - only multi-threaded reading loses it
+                raise ValueError(f"{self.path}: a record has {row.actual_columns} fields, the header {row.expected_columns}.")
+            position = int(row.number) - 2
+            malformed[position] = (
+                "malformed_row",
+                f"{row.actual_columns} fields where the header has {row.expected_columns}",
+            )
+            return "skip"
+
+        reader = pcsv.open_csv(
+            self.path,
+            read_options=pcsv.ReadOptions(use_threads=False, block_size=self.block_size),
+            parse_options=pcsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
+            convert_options=pcsv.ConvertOptions(
+                column_types={name: pa.string() for name in header},
+                include_columns=list(columns),
+                strings_can_be_null=True,
+            ),
+        )
+        next_position = 0
+        pending: list[pd.DataFrame] = []
+        pending_rows = 0
+        pending_bad: dict[int, tuple[str, str]] = {}
+        held: Chunk | None = None  # the last chunk is held back: its last record may be truncated
+
+        def take() -> Chunk:
+            nonlocal pending, pending_rows, pending_bad
+            frame = pd.concat(pending) if pending else pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+            chunk = Chunk(frame, pending_bad)
+            pending, pending_rows, pending_bad = [], 0, {}
+            return chunk
+
+        try:
+            for batch in reader:
+                frame = batch.to_pandas()
+                # Positions of this batch's good records: the next ones not taken by malformed records.
+                bad_now = sorted(p for p in malformed if p >= next_position)
+                positions = np.empty(len(frame), dtype=np.int64)
+                p, i, b = next_position, 0, 0
+                while i < len(frame):
+                    while b < len(bad_now) and bad_now[b] == p:
+                        pending_bad[p] = malformed.pop(p)
+                        p, b = p + 1, b + 1
+                    positions[i] = p
+                    p, i = p + 1, i + 1
+                next_position = p
+                frame.index = pd.Index(positions, name=None)
+                pending.append(frame)
+                pending_rows += len(frame)
+                if pending_rows >= chunk_size:
+                    if held is not None:
+                        yield held
+                    held = take()
+        finally:
+            reader.close()
+        for position in sorted(malformed):  # malformed records after the last good one
+            pending_bad[position] = malformed.pop(position)
+        if pending or pending_bad:
+            if held is not None:
+                yield held
+            held = take()
+        if held is None:
+            return
+        if not self._ends_with_newline():
+            last = max([*held.frame.index, *held.malformed])
+            if last in held.malformed:
+                held.malformed[last] = ("truncated_row", "the file ends inside this record: " + held.malformed[last][1])
+            else:
+                held.malformed[last] = ("truncated_row", "the file ends inside this record (no final newline)")
+                held.frame = held.frame.drop(index=last)
+        yield held
+
+
+class ParquetSource:
+    """A Parquet file, or a folder of Parquet files read in path order."""
+
+    kind = "parquet"
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "location": str(self.path), "files": len(self.files())}
+
+    def files(self) -> list[Path]:
+        if not self.path.exists():
+            raise FileNotFoundError(f"Input {self.path} does not exist.")
+        if self.path.is_file():
+            return [self.path]
+        found = sorted(
+            p
+            for p in self.path.rglob("*")
+            if p.is_file()
+            and p.suffix.lower() in (".parquet", ".pq")
+            and not any(part.startswith((".", "_")) for part in p.relative_to(self.path).parts)
+        )
+        if not found:
+            raise FileNotFoundError(f"The folder {self.path} holds no .parquet files.")
+        return found
+
+    def _open(self, path: Path):
+        import pyarrow.parquet as pq
+
+        try:
+            return pq.ParquetFile(path, pre_buffer=False)
+        except Exception as err:  # pyarrow raises ArrowInvalid / OSError for damaged files
+            raise ValueError(
+                f"Cannot read {path} as Parquet ({err}). The file may be truncated or still being written; "
+                "re-export it."
+            ) from err
+
+    def columns(self) -> list[str]:
+        names: list[str] | None = None
+        for path in self.files():
+            schema = self._open(path).schema_arrow.names
+            names = list(schema) if names is None else [n for n in names if n in schema]
+        return names or []
+
+    def total_rows(self) -> int | None:
+        return sum(self._open(p).metadata.num_rows for p in self.files())
+
+    def fingerprint(self) -> str:
+        files = self.files()
+        if len(files) == 1 and self.path.is_file():
+            return f"sha256:{file_sha256(files[0])}"
+        h = hashlib.sha256()
+        for p in files:
+            h.update(f"{p.relative_to(self.path).as_posix()}\0{file_sha256(p)}\n".encode())
+        return f"sha256:{h.hexdigest()}"
+
+    def chunks(self, chunk_size: int, columns: Sequence[str]) -> Iterator[Chunk]:
+        files = self.files()
+        for path in files:
+            names = self._open(path).schema_arrow.names
+            missing = [c for c in columns if c not in names]
+            if missing:
+                raise _missing_columns_error(missing, str(path))
+        position = 0
+        for path in files:
+            pf = self._open(path)
+            for batch in pf.iter_batches(batch_size=chunk_size, columns=list(columns), use_threads=False):
+                frame = batch.to_pandas()
+                frame.index = pd.RangeIndex(position, position + len(frame))
+                position += len(frame)
+                yield Chunk(frame)
+
+
+def _hide_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _quote(dialect: Any, name: str) -> str:
+    """A table name, optionally schema-qualified (``schema.table``), quoted for the dialect."""
+    prep = dialect.identifier_preparer
+    return ".".join(prep.quote(part) for part in name.split("."))
+
+
+def _engine(url: str):
+    """A SQLAlchemy engine; SQLite gets real transactions around DDL (pysqlite defers BEGIN otherwise)."""
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    kwargs: dict[str, Any] = {}
+    if parsed.get_backend_name() == "postgresql" and "application_name" not in parsed.query:
+        kwargs["connect_args"] = {"application_name": "salesml-batch"}  # visible to DBAs in pg_stat_activity
+    engine = create_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _no_implicit(dbapi_connection, _record):  # pragma: no cover - trivial
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):  # pragma: no cover - trivial
+            conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+class SqlSource:
+    """Rows of a query, or of a whole table (ordered by ``order_by`` for reproducible output)."""
+
+    kind = "sql"
+
+    def __init__(self, url: str, *, query: str | None = None, table: str | None = None, order_by: str | None = None):
+        if (query is None) == (table is None):
+            raise ValueError("A SQL input needs exactly one of query= (a SELECT) or table= (a table name).")
+        self.url = url
+        self.query = query.strip().rstrip(";").strip() if query else None  # it is wrapped in a probe
+        self.table = table
+        self.order_by = order_by
+        #: Set by the batch job when it writes to the same database: read inside its transaction.
+        self.connection: Any = None
+        self._hash = hashlib.sha256()
+        self._columns: list[str] | None = None
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "location": _hide_password(self.url)}
+        out["query" if self.query else "table"] = self.query or self.table
+        return out
+
+    def _sql(self, dialect: Any, columns: Sequence[str] | None) -> str:
+        if self.query is not None:
+            return self.query  # as written: wrapping it could lose its ORDER BY
+        cols = "*" if columns is None else ", ".join(dialect.identifier_preparer.quote(c) for c in columns)
+        order = f" ORDER BY {dialect.identifier_preparer.quote(self.order_by)}" if self.order_by else ""
+        return f"SELECT {cols} FROM {_quote(dialect, str(self.table))}{order}"
+
+    def _run(self, fn):
+        if self.connection is not None:
+            return fn(self.connection)
+        engine = _engine(self.url)
+        try:
+            with engine.connect() as conn:
+                return fn(conn)
+        finally:
+            engine.dispose()
+
+    def columns(self) -> list[str]:
+        from sqlalchemy import text
+
+        if self._columns is None:
+            def probe(conn):
+                sql = self._sql(conn.dialect, None)
+                result = conn.execute(text(f"SELECT * FROM ({sql}) AS salesml_probe WHERE 1 = 0"))
+                names = list(result.keys())
+                result.close()
+                return names
+
+            self._columns = self._run(probe)
+        return self._columns
+
+    def total_rows(self) -> int | None:
+        return None
+
+    def fingerprint(self) -> str:
+        """sha256 of the rows read (available once every chunk was read) and the SQL."""
+        h = self._hash.copy()
+        h.update((self.query or f"table {self.table}").encode())
+        return f"sha256:{h.hexdigest()}"
+
+    def chunks(self, chunk_size: int, columns: Sequence[str]) -> Iterator[Chunk]:
+        from sqlalchemy import text
+
+        names = self.columns()
+        missing = [c for c in columns if c not in names]
+        if missing:
+            raise _missing_columns_error(missing, self.table or "the query")
+        engine = None
+        conn = self.connection
+        if conn is None:
+            engine = _engine(self.url)
+            conn = engine.connect()
+        try:
+            statement = text(self._sql(conn.dialect, list(columns))).execution_options(
+                stream_results=True, max_row_buffer=chunk_size
+            )
+            result = conn.execute(statement)
+            keys = list(result.keys())
+            position = 0
+            while True:
+                rows = result.fetchmany(chunk_size)
+                if not rows:
+                    break
+                frame = pd.DataFrame.from_records(rows, columns=keys, coerce_float=True)[list(columns)]
+                frame.index = pd.RangeIndex(position, position + len(frame))
+                position += len(frame)
+                self._hash.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+                yield Chunk(frame)
+            result.close()
+        finally:
+            if engine is not None:
+                conn.close()
+                engine.dispose()
+
+
+def open_source(location: str | Path | Source, *, query: str | None = None, table: str | None = None, order_by: str | None = None) -> Source:
+    """A source from a path (.csv, .parquet, a folder of Parquet) or a SQLAlchemy URL plus query/table."""
+    if not isinstance(location, (str, Path)):
+        return location
+    if is_sql_url(str(location)):
+        return SqlSource(str(location), query=query, table=table, order_by=order_by)
+    if query or table:
+        raise ValueError(f"--query/--table apply to SQL inputs; {location} is a file path, not a SQLAlchemy URL.")
+    path = Path(location)
+    if path.is_dir() or path.suffix.lower() in (".parquet", ".pq"):
+        return ParquetSource(path)
+    if path.suffix.lower() in (".csv", ".txt"):
+        return CsvSource(path)
+    raise ValueError(f"Cannot tell the format of {path}: use a .csv or .parquet file, a folder of Parquet files or a SQLAlchemy URL.")
+
+
+# ----------------------------------------------------------------------- sinks
+@dataclass(frozen=True)
+class OutputInfo:
+    """One published output: where, how many rows, and the sha256 of its content."""
+
+    location: str
+    format: str
+    rows: int
+    sha256: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"location": self.location, "format": self.format, "rows": self.rows, "sha256": self.sha256}
+
+
+class Sink(Protocol):
+    """Where the scores and the rejects go; nothing is visible before :meth:`publish`."""
+
+    def open(self, schemas: Mapping[str, Any]) -> None: ...
+    def write(self, part: str, frame: pd.DataFrame) -> None: ...
+    def finish(self) -> dict[str, OutputInfo]: ...
+    def publish(self, manifest: Mapping[str, Any]) -> None: ...
+    def abort(self) -> None: ...
+    def describe(self) -> dict[str, Any]: ...
+
+
+def _table(frame: pd.DataFrame, schema: Any):
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+
+
+def _csv_bytes(frame: pd.DataFrame, header: bool) -> bytes:
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False, header=header, lineterminator="\n")
+    return buf.getvalue().encode("utf-8")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - someone else's process
+        return True
+    return True
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        with tmp.open("wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class FileSink:
+    """Scores and rejects as CSV or Parquet files, plus a JSON manifest, published by rename.
+
+    Parameters
+    ----------
+    scores : the scores file (``.csv`` or ``.parquet``).
+    rejects : the rejects file; default ``<scores stem>.rejects<suffix>`` beside it.
+    manifest : the manifest; default ``<scores stem>.manifest.json`` beside it.
+    """
+
+    def __init__(self, scores: str | Path, *, rejects: str | Path | None = None, manifest: str | Path | None = None):
+        self.paths: dict[str, Path] = {"scores": Path(scores)}
+        suffix = self.paths["scores"].suffix.lower()
+        if suffix not in FILE_FORMATS:
+            raise ValueError(f"Output {scores} must end in .csv or .parquet.")
+        stem = self.paths["scores"].with_suffix("")
+        self.paths["rejects"] = Path(rejects) if rejects else Path(f"{stem}.rejects{self.paths['scores'].suffix}")
+        self.manifest_path = Path(manifest) if manifest else Path(f"{stem}.manifest.json")
+        for part, path in self.paths.items():
+            if path.suffix.lower() not in FILE_FORMATS:
+                raise ValueError(f"The {part} output {path} must end in .csv or .parquet.")
+        targets = [p.resolve() for p in (*self.paths.values(), self.manifest_path)]
+        if len(set(targets)) != len(targets):
+            raise ValueError(f"The scores, rejects and manifest outputs must be different files. Got {[str(p) for p in targets]}.")
+        self._tmp: dict[str, Path] = {}
+        self._writers: dict[str, Any] = {}
+        self._handles: dict[str, Any] = {}
+        self._hashes: dict[str, Any] = {}
+        self._rows: dict[str, int] = {}
+        self._schemas: dict[str, Any] = {}
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "files", "scores": str(self.paths["scores"]), "rejects": str(self.paths["rejects"]), "manifest": str(self.manifest_path)}
+
+    def _temp_for(self, target: Path) -> Path:
+        return target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+
+    @staticmethod
+    def _remove_stale_temps(target: Path) -> None:
+        """Temporary files left by a job that was killed (its process is gone)."""
+        pattern = re.compile(rf"^\.{re.escape(target.name)}\.(\d+)\.[0-9a-f]+\.tmp$")
+        if not target.parent.is_dir():
+            return
+        for p in target.parent.iterdir():
+            m = pattern.match(p.name)
+            if m and not _pid_alive(int(m.group(1))):
+                logger.info("removing %s, left by a job that was killed", p)
+                p.unlink(missing_ok=True)
+
+    def open(self, schemas: Mapping[str, Any]) -> None:
+        import pyarrow.parquet as pq
+
+        self._schemas = dict(schemas)
+        for target in (*self.paths.values(), self.manifest_path):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._remove_stale_temps(target)
+        for part, target in self.paths.items():
+            tmp = self._temp_for(target)
+            self._tmp[part] = tmp
+            self._rows[part] = 0
+            if FILE_FORMATS[target.suffix.lower()] == "parquet":
+                self._writers[part] = pq.ParquetWriter(tmp, schemas[part])
+            else:
+                self._handles[part] = tmp.open("wb")
+                self._hashes[part] = hashlib.sha256()
+                header = _csv_bytes(pd.DataFrame({n: [] for n in schemas[part].names}), header=True)
+                self._handles[part].write(header)
+                self._hashes[part].update(header)
+
+    def write(self, part: str, frame: pd.DataFrame) -> None:
+        if len(frame) == 0:
+            return
+        if part in self._writers:
+            self._writers[part].write_table(_table(frame, self._schemas[part]))
+        else:
+            data = _csv_bytes(frame[self._schemas[part].names], header=False)
+            self._handles[part].write(data)
+            self._hashes[part].update(data)
+        self._rows[part] += len(frame)
+
+    def finish(self) -> dict[str, OutputInfo]:
+        out: dict[str, OutputInfo] = {}
+        for part, target in self.paths.items():
+            tmp = self._tmp[part]
+            if part in self._writers:
+                self._writers.pop(part).close()
+                digest = file_sha256(tmp)
+            else:
+                fh = self._handles.pop(part)
+                fh.flush()
+                os.fsync(fh.fileno())
+                fh.close()
+                digest = self._hashes[part].hexdigest()
+            with tmp.open("rb+") as fh:
+                os.fsync(fh.fileno())
+            location = os.path.relpath(target.resolve(), self.manifest_path.resolve().parent)
+            out[part] = OutputInfo(Path(location).as_posix(), FILE_FORMATS[target.suffix.lower()], self._rows[part], digest)
+        return out
+
+    def publish(self, manifest: Mapping[str, Any]) -> None:
+        tmp = self._temp_for(self.manifest_path)
+        self._tmp["manifest"] = tmp
+        with tmp.open("wb") as fh:
+            fh.write((json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+            fh.flush()
+            os.fsync(fh.fileno())
+        # Data files first, the manifest last: a manifest always describes files already in place.
+        for part in ("rejects", "scores"):
+            os.replace(self._tmp.pop(part), self.paths[part])
+        os.replace(self._tmp.pop("manifest"), self.manifest_path)
+        for directory in {p.resolve().parent for p in (*self.paths.values(), self.manifest_path)}:
+            _fsync_dir(directory)
+
+    def abort(self) -> None:
+        for writer in self._writers.values():
+            try:
+                writer.close()
+            except Exception:  # pragma: no cover - closing a half-written file may fail; it is deleted anyway
+                pass
+        for fh in self._handles.values():
+            fh.close()
+        self._writers.clear()
+        self._handles.clear()
+        for tmp in self._tmp.values():
+            tmp.unlink(missing_ok=True)
+        self._tmp.clear()
+
+
+def _sql_type(arrow_type: Any):
+    import pyarrow as pa
+    from sqlalchemy import BigInteger, Boolean, DateTime, Float, Text
+
+    if pa.types.is_boolean(arrow_type):
+        return Boolean()
+    if pa.types.is_integer(arrow_type):
+        return BigInteger()
+    if pa.types.is_floating(arrow_type):
+        return Float(precision=53)
+    if pa.types.is_timestamp(arrow_type):
+        return DateTime()
+    return Text()
+
+
+class SqlSink:
+    """Scores and rejects as database tables, swapped in atomically with a manifest row.
+
+    The whole job runs in one transaction on one connection: staging tables
+    are created and filled, then the targets are dropped, the staging tables
+    renamed to the targets' names and the manifest appended to
+    ``manifest_table``, and only then is the transaction committed. If the job
+    fails, is killed or loses its connection, the database rolls everything
+    back: readers keep seeing the previous tables.
+
+    For SQLite, the database file is checked before the commit: if it was
+    deleted or replaced during the job, the job fails instead of committing
+    into a file nobody will read.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        table: str,
+        *,
+        rejects_table: str | None = None,
+        manifest_table: str = "salesml_batch_manifests",
+        manifest_file: str | Path | None = None,
+    ):
+        if not table:
+            raise ValueError("A SQL output needs a table name (--output-table).")
+        self.url = url
+        self.tables = {"scores": table, "rejects": rejects_table or f"{table}_rejects"}
+        self.manifest_table = manifest_table
+        self.manifest_file = Path(manifest_file) if manifest_file else None
+        if len(set(self.tables.values())) != 2:
+            raise ValueError(f"The scores and rejects tables must differ. Got {self.tables}.")
+        self.connection: Any = None
+        self._engine: Any = None
+        self._transaction: Any = None
+        self._staging: dict[str, Any] = {}
+        self._rows: dict[str, int] = {}
+        self._hashes: dict[str, Any] = {}
+        self._columns: dict[str, list[str]] = {}
+        self._sqlite_file: tuple[str, int, int] | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "sql", "location": _hide_password(self.url), **{f"{k}_table": v for k, v in self.tables.items()}}
+
+    def open(self, schemas: Mapping[str, Any]) -> None:
+        from sqlalchemy import Column, MetaData, Table
+
+        self._engine = _engine(self.url)
+        self.connection = self._engine.connect()
+        if self._engine.dialect.name == "sqlite" and self._engine.url.database not in (None, "", ":memory:"):
+            st = os.stat(self._engine.url.database)
+            self._sqlite_file = (self._engine.url.database, st.st_dev, st.st_ino)
+        self._transaction = self.connection.begin()
+        meta = MetaData()
+        token = secrets.token_hex(4)
+        for part, target in self.tables.items():
+            schema_name, _, name = target.rpartition(".")
+            stage = Table(
+                f"{name}__salesml_staging_{token}",
+                meta,
+                *[Column(f.name, _sql_type(f.type)) for f in schemas[part]],
+                schema=schema_name or None,
+            )
+            stage.create(self.connection)
+            self._staging[part] = stage
+            self._columns[part] = list(schemas[part].names)
+            self._rows[part] = 0
+            self._hashes[part] = hashlib.sha256(_csv_bytes(pd.DataFrame({n: [] for n in schemas[part].names}), header=True))
+
+    def write(self, part: str, frame: pd.DataFrame) -> None:
+        if len(frame) == 0:
+            return
+        frame = frame[self._columns[part]]
+        self._hashes[part].update(_csv_bytes(frame, header=False))
+        values = frame.astype(object).where(frame.notna(), None)
+        self.connection.execute(self._staging[part].insert(), values.to_dict("records"))
+        self._rows[part] += len(frame)
+
+    def finish(self) -> dict[str, OutputInfo]:
+        where = _hide_password(self.url)
+        return {
+            part: OutputInfo(f"{where}#{table}", "sql table", self._rows[part], self._hashes[part].hexdigest())
+            for part, table in self.tables.items()
+        }
+
+    def publish(self, manifest: Mapping[str, Any]) -> None:
+        from sqlalchemy import Column, MetaData, Table, Text, inspect
+
+        conn = self.connection
+        dialect = conn.dialect
+        for part, target in self.tables.items():
+            schema_name, _, name = target.rpartition(".")
+            if inspect(conn).has_table(name, schema=schema_name or None):
+                conn.exec_driver_sql(f"DROP TABLE {_quote(dialect, target)}")
+            stage = self._staging[part]
+            staged = f"{schema_name}.{stage.name}" if schema_name else stage.name
+            conn.exec_driver_sql(f"ALTER TABLE {_quote(dialect, staged)} RENAME TO {dialect.identifier_preparer.quote(name)}")
+        runs = Table(
+            self.manifest_table,
+            MetaData(),
+            Column("output_table", Text),
+            Column("finished_at", Text),
+            Column("manifest", Text),
+        )
+        runs.create(conn, checkfirst=True)
+        text = json.dumps(manifest, indent=2, sort_keys=True)
+        conn.execute(
+            runs.insert(),
+            [{"output_table": self.tables["scores"], "finished_at": manifest.get("run", {}).get("finished_at"), "manifest": text}],
+        )
+        if self._sqlite_file is not None:
+            path, dev, ino = self._sqlite_file
+            try:
+                st = os.stat(path)
+                same = (st.st_dev, st.st_ino) == (dev, ino)
+            except FileNotFoundError:
+                same = False
+            if not same:
+                raise RuntimeError(
+                    f"The SQLite database {path} was deleted or replaced while the job ran; nothing was committed "
+                    "(the changes would have gone to a file that no longer exists). Run the job again."
+                )
+        self._transaction.commit()
+        self._transaction = None
+        self._close()
+        if self.manifest_file is not None:  # a copy for file-based monitoring; the table row is the record
+            _write_atomic(self.manifest_file, (text + "\n").encode("utf-8"))
+
+    def _close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def abort(self) -> None:
+        try:
+            if self._transaction is not None and self._transaction.is_active:
+                self._transaction.rollback()
+        except Exception as err:  # the connection may be gone already: the server rolled back
+            logger.info("rollback after failure raised %s (the database discards the transaction anyway)", err)
+        finally:
+            self._transaction = None
+            try:
+                self._close()
+            except Exception:  # pragma: no cover - a dead connection may fail to close
+                pass
+
+
+def open_sink(
+    location: str | Path | Sink,
+    *,
+    table: str | None = None,
+    rejects: str | None = None,
+    manifest: str | Path | None = None,
+) -> Sink:
+    """A sink from a file path (.csv/.parquet) or a SQLAlchemy URL plus a table name."""
+    if not isinstance(location, (str, Path)):
+        return location
+    if is_sql_url(str(location)):
+        if not table:
+            raise ValueError(f"The output {_hide_password(str(location))} is a database: name the table to write (--output-table).")
+        return SqlSink(str(location), table, rejects_table=rejects, manifest_file=manifest)
+    if table:
+        raise ValueError(f"--output-table applies to SQL outputs; {location} is a file path.")
+    return FileSink(location, rejects=rejects, manifest=manifest)

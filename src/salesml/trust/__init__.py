@@ -1,0 +1,1 @@
+"""Trust: the personal-data guard, pseudonyms and the keys behind pseudonyms and signatures."""
