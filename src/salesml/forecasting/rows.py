@@ -21,9 +21,12 @@ Column names (``<y>`` is the target's name, e.g. ``sales``):
 ``recent_level``                mean |y| over the last season (the scale)
 ``<y>_lag_<j>``                 y at origin - j + 1, relative to the level
 ``<y>_mean_<w>``                mean y over the last w periods, relative
-``<y>_last_year``               y in the target period a year earlier, relative
-                                (weekly: the 3 weeks around it)
-``<y>_two_years_ago``           the same two years earlier
+``<y>_last_year``               y in the target period's season position, in the
+                                latest season at or before the origin (a year
+                                earlier for h <= season, two for h <= 2 seasons...),
+                                relative (weekly: the mean of the 3 weeks around it
+                                that are at or before the origin)
+``<y>_two_years_ago``           the same one season before that
 ``<y>_growth``                  last season's sum / the season before's
 ``<y>_volatility``              std of y over the last season, relative
 ``zero_share``, ``negative_share``  share of zero / negative periods in the last season
@@ -100,6 +103,17 @@ def _take(arr: np.ndarray, idx: np.ndarray) -> np.ndarray:
     rows = np.arange(arr.shape[0])[:, None]
     out = arr[rows, np.clip(idx, 0, T - 1)]
     return np.where(ok, out, np.nan)
+
+
+def _seasonal(Y: np.ndarray, src: int, origin: int, *, weekly: bool) -> np.ndarray:
+    """``Y[:, src]`` (weekly: the mean of the 3 weeks around it), never reading a period after ``origin``."""
+    offsets = (-1, 0, 1) if weekly else (0,)
+    cols = [src + d for d in offsets if src + d <= origin]
+    if not cols:
+        return np.full(Y.shape[0], np.nan)
+    around = np.stack([_take(Y, np.full((Y.shape[0], 1), c))[:, 0] for c in cols], axis=1)
+    seen = ~np.isnan(around)
+    return np.where(seen.any(axis=1), np.nansum(around, axis=1) / np.maximum(seen.sum(axis=1), 1), np.nan)
 
 
 def build_rows(
@@ -190,14 +204,11 @@ def build_rows(
                 keep = sel
             if len(keep) == 0:
                 continue
-            tgt = np.full((len(keep), 1), t)
             Yk = Y[keep]
-            if spec.weekly:
-                around = np.stack([_take(Yk, tgt - m + d)[:, 0] for d in (-1, 0, 1)], axis=1)
-                seen = ~np.isnan(around)
-                ly = np.where(seen.any(axis=1), np.nansum(around, axis=1) / np.maximum(seen.sum(axis=1), 1), np.nan)
-            else:
-                ly = _take(Yk, tgt - m)[:, 0]
+            # the same season position, the latest season at or before the origin (h > season reaches back further)
+            back = m * max(1, -(-h // m))
+            ly = _seasonal(Yk, t - back, o, weekly=spec.weekly)
+            two = _seasonal(Yk, t - back - m, o, weekly=False)
             lk = level[keep]
             period = panel.periods[t] if t < T else pd.date_range(panel.periods[-1], periods=t - T + 2, freq=_alias(panel))[-1]
             period = pd.Timestamp(period)
@@ -212,7 +223,8 @@ def build_rows(
             for name, arr in per_origin.items():
                 add(name, arr[keep])
             add(f"{spec.target}_last_year", ly / lk)
-            add(f"{spec.target}_two_years_ago", _take(Yk, tgt - 2 * m)[:, 0] / lk)
+            add(f"{spec.target}_two_years_ago", two / lk)
+            tgt = np.full((len(keep), 1), t)
             for k in spec.known:
                 arr = panel.known[k][keep]
                 now, ago = _take(arr, tgt)[:, 0], _take(arr, tgt - m)[:, 0]
