@@ -140,7 +140,7 @@ CASES = {  # horizons longer than two seasons, so last_year and two_years_ago bo
 def test_no_feature_family_reads_a_value_after_the_origin(case):
     spec, freq, periods = CASES[case]
     base = long_table(freq, periods)
-    kwargs = dict(time="date", target="sales", keys=["key"], known=["discount"], past=["pipeline"], freq=freq)
+    kwargs = {"time": "date", "target": "sales", "keys": ["key"], "known": ["discount"], "past": ["pipeline"], "freq": freq}
     full = build_panel(base, **kwargs)
     m = spec.season
     for k, origin in enumerate([2 * m + 3, 2 * m + m // 2, periods - spec.horizon - 1]):
