@@ -22,11 +22,23 @@ there is no backtest), the recent level and the value a year earlier.
 :func:`forecast` adds every upper level of the hierarchy as bottom-up sums
 (:mod:`salesml.forecasting.reconcile`), each with its own interval.
 
+What ships: the backtest's scored windows compare the model with the baselines
+and their combinations (:mod:`salesml.forecasting.selection`) by
+``params.selection_metric``; :func:`forecast` uses the winner (its statistical
+members fitted on each series' whole history), unless ``params.model_choice: model``.
+
+Calendars: ISO dates (``params.calendar: dates``, monthly or weekly) or integer
+steps (``steps``, with ``params.season`` and ``params.horizon``). Series may start
+and end at different periods: ``params.origin: common`` forecasts from the table's
+last period and reports series that ended earlier; ``per_series`` forecasts each
+series from its own last observation.
+
 Hard cases:
 
-* **short series** (fewer than ``min_history`` periods at the origin) and
-  **cold starts** (no history before the origin) are refused per series, with
-  the reason, in the output and in the training log; their rows are not learnt from;
+* **short series** (fewer than ``min_history`` periods at the origin) are not
+  learnt from there and get the seasonal naive forecast, with the reason in
+  ``status``; **cold starts** (no history before the origin) are refused per
+  series, with the reason, in the output and in the training log;
 * **intermittent series** (many zeros) are forecast by the same model, with
   the share of zero periods as a feature; the level falls back to the whole
   history's mean, then to 1, when the last season is all zero;
