@@ -314,6 +314,10 @@ def test_many_series_thin_the_training_origins_and_keep_the_latest(data):
     origins = np.sort(rows["origin"].unique())
     assert len(origins) <= 14 and pd.Timestamp(origins[-1]) == pd.Timestamp("2025-11-01")
     assert len(np.unique(np.diff(origins).astype("timedelta64[D]").astype(int) // 28)) == 1  # evenly spaced
+    backtested = Forecasting(params={**FAST, "max_rows": 1_000, "backtest_windows": 2, "calibration_windows": 1})
+    kept = set(pd.DatetimeIndex(backtested.build_dataset({"sales": data[0]}).frame["origin"].unique()))
+    windows = pd.date_range("2025-03-01", periods=3, freq="3MS")  # the 3 window origins, a horizon apart, last at Sep
+    assert set(windows) <= kept and len(kept) <= 14 + 3  # the backtest forecasts from each of them
 
 
 # -------------------------------------------------------------- bad input

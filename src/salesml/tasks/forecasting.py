@@ -363,9 +363,17 @@ class Forecasting(Task):
         origins = np.arange(start, panel.origin)
         per_origin = panel.n_series * spec.horizon
         stride = max(1, math.ceil(len(origins) * per_origin / self.params.max_rows))
-        if stride > 1:
-            logger.info("%d series: training on every %d-th origin to stay under %d rows", panel.n_series, stride, self.params.max_rows)
-        return origins[::-1][::stride][::-1]
+        if stride == 1:
+            return origins
+        logger.info("%d series: training on every %d-th origin to stay under %d rows", panel.n_series, stride, self.params.max_rows)
+        kept = origins[::-1][::stride][::-1]
+        if self.params.backtest_windows:  # the backtest forecasts from its windows' origins: keep them
+            from salesml.forecasting.backtest import window_origins
+
+            windows = window_origins(panel, horizon=self.horizon, windows=self.params.backtest_windows + self.params.calibration_windows,
+                                     step=self._window_step)
+            kept = np.union1d(kept, [c for c in windows if c >= start])
+        return kept
 
     def build_dataset(self, tables: Mapping[str, pd.DataFrame]) -> Dataset:
         panel = self.make_panel(tables)
