@@ -41,7 +41,7 @@ from pydantic import field_validator
 from salesml.customers.bgnbd import BetaGeoModel, GammaGammaModel
 from salesml.core.metrics import regression_metrics
 from salesml.core.split import TimeSplit
-from salesml.core.task import Dataset, TaskParams
+from salesml.core.task import BacktestReport, Dataset, TaskParams
 from salesml.customers.task import CustomerParams, CustomerTask
 
 __all__ = ["CLV", "CLVParams", "RFM_COLUMNS"]
@@ -123,7 +123,8 @@ class CLV(CustomerTask):
         return all(c in frame.columns for c in RFM_COLUMNS)
 
     def fit_state(
-        self, dataset: Dataset, split: TimeSplit, model_predict: Callable[[pd.DataFrame], np.ndarray]
+        self, dataset: Dataset, split: TimeSplit, model_predict: Callable[[pd.DataFrame], np.ndarray],
+        backtest: BacktestReport | None = None,
     ) -> dict[str, Any]:
         """Fit BG/NBD + Gamma-Gamma on the validation cutoff's histories, pick the better model, fix the tiers."""
         valid = dataset.frame.iloc[np.flatnonzero(split.valid)]
