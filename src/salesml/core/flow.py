@@ -45,7 +45,7 @@ from salesml.core.features import TabularEncoder
 from salesml.core.sources import load_tables
 from salesml.core.split import TimeSplit
 from salesml.core.task import BacktestReport, Dataset, SplitSettings
-from salesml.monitoring.monitor import reference_profile
+from salesml.monitoring.drift import reference_profile
 from salesml.scoring.scorer import Scorer
 from salesml.tasks import Task, get_task
 from salesml.tracking.artifact import ModelBundle, library_versions, write_bundle
