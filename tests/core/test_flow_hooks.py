@@ -28,7 +28,7 @@ def test_lead_scoring_bundle_has_no_task_state_and_no_backtest(trained, tmp_path
 def test_train_runs_the_named_steps_in_order():
     from salesml.core import flow
 
-    assert [s.__name__ for s in flow.PREPARE] == ["validate", "build", "split", "encode"]
+    assert [s.__name__ for s in flow.PREPARE] == ["validate", "build", "split", "folds", "encode"]
     assert [s.__name__ for s in flow.RUN] == [
         "log_inputs", "tune", "fit", "calibrate", "backtest", "learn_state", "evaluate", "explain", "log_model",
         "register",

@@ -2,7 +2,7 @@
 
 ::
 
-    prepare: validate -> build -> split -> encode
+    prepare: validate -> build -> split -> folds -> encode
     run:     log inputs -> tune (Optuna) -> fit (LightGBM) -> calibrate -> backtest -> learn state
              -> evaluate (holdout and the task's baselines) -> explain (SHAP) -> log model -> register
 
@@ -15,9 +15,14 @@ step: :meth:`~salesml.core.task.Task.tuning_folds` from ``tune``,
 from ``learn state``, :meth:`~salesml.core.task.Task.baselines` from ``evaluate``,
 :meth:`~salesml.core.task.Task.data_problems` from ``register``.
 
-Optuna scores each trial on the validation slice (the early-stopping metric),
-or, for tasks that define :meth:`~salesml.core.task.Task.tuning_folds` (forecasting:
-rolling-origin windows before the holdout), by refitting on every fold.
+Optuna scores each trial by refitting on every fold of
+:meth:`~salesml.core.task.Task.tuning_folds` (by default K folds inside the
+non-holdout rows, cut like the split; forecasting: rolling-origin windows before
+the holdout), each fold early-stopped on a carve-out of its own training part;
+without folds, on the validation slice (the early-stopping metric). For a task
+with :attr:`~salesml.core.task.Task.refit` and folds, the shipped booster is
+refitted on every non-holdout row with the folds' mean number of rounds, and
+calibrated on the folds' out-of-fold predictions.
 
 A task (:mod:`salesml.tasks`) supplies only what differs. The holdout is
 scored through the same :class:`~salesml.scoring.scorer.Scorer` that batch jobs and
@@ -42,6 +47,7 @@ from salesml.core.calibration import Calibrator
 from salesml.core.config import ExperimentConfig, load_config
 from salesml.core.explain import mean_abs_importance, shap_explanation
 from salesml.core.features import TabularEncoder
+from salesml.core.linear import BLEND_WEIGHTS, LinearModel
 from salesml.core.sources import load_tables
 from salesml.core.split import TimeSplit
 from salesml.core.task import BacktestReport, Dataset, SplitSettings
@@ -97,12 +103,18 @@ class RunContext:
     split: TimeSplit | None = None
     encoder: TabularEncoder | None = None
     X: pd.DataFrame | None = None
+    folds: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
     # run
     run_id: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
     study: Any = None
     booster: Any = None
     valid_raw: np.ndarray | None = None
+    #: out-of-fold raw scores (NaN for rows no fold scored) and the refit's rounds, when the booster is refitted
+    oof_raw: np.ndarray | None = None
+    rounds: int | None = None
+    #: the logistic regression blended with the booster, when the folds chose a blend (binary tasks)
+    linear: LinearModel | None = None
     calibrator: Calibrator | None = None
     backtest: BacktestReport | None = None
     bundle: ModelBundle | None = None
@@ -118,6 +130,16 @@ class RunContext:
     def rows(self, mask: np.ndarray) -> pd.DataFrame:
         """The dataset's rows under ``mask`` (input columns, not encoded)."""
         return _rows(self.dataset.frame, mask)
+
+    @property
+    def refits(self) -> bool:
+        """Whether the shipped booster is refitted on every non-holdout row (the task refits and has folds)."""
+        return bool(self.task.refit and self.folds)
+
+    @property
+    def fit_rows(self) -> np.ndarray:
+        """The rows the shipped model learns from: every non-holdout row when refitting, else the training rows."""
+        return (self.split.train | self.split.valid) if self.refits else self.split.train
 
 
 def _rows(frame: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
@@ -177,12 +199,18 @@ def build(ctx: RunContext) -> None:
 
 def split(ctx: RunContext) -> None:
     """Train, validation and holdout rows, ordered in time."""
-    ctx.split = ctx.task.split(ctx.dataset, SplitSettings(**ctx.cfg.split.model_dump()))
+    ctx.split = ctx.task.split(ctx.dataset, SplitSettings(**ctx.cfg.split.model_dump(), random_state=ctx.cfg.random_state))
+
+
+def folds(ctx: RunContext) -> None:
+    """The task's folds inside the non-holdout rows (:meth:`Task.tuning_folds`), for tuning and the refit."""
+    ctx.folds = list(ctx.task.tuning_folds(ctx.dataset, ctx.split))
 
 
 def encode(ctx: RunContext) -> None:
-    """The encoder learnt on the training rows only, applied to every row; the default tracker."""
-    ctx.encoder = ctx.task.make_encoder().fit(ctx.rows(ctx.split.train))
+    """The encoder learnt on the shipped model's rows only (never the holdout), applied to every row; the default
+    tracker."""
+    ctx.encoder = ctx.task.make_encoder().fit(ctx.rows(ctx.fit_rows))
     ctx.X = ctx.encoder.transform(ctx.dataset.frame)
     if ctx.tracker is None:
         ctx.tracker = MLflowTracker(ctx.cfg.tracking.experiment or ctx.task.registered_name)
@@ -206,7 +234,7 @@ def tune(ctx: RunContext) -> None:
     from salesml.core.plots import tuning_history_plot
     from salesml.core.tuning import get_search_space, study_summary
 
-    study = _tune(cfg, ctx.task, ctx.X, ctx.dataset, ctx.split, ctx.encoder, ctx.tracker, ctx.callbacks)
+    study = _tune(cfg, ctx.task, ctx.X, ctx.dataset, ctx.split, ctx.encoder, ctx.tracker, ctx.callbacks, ctx.folds)
     space = get_search_space(cfg.tuning.search_space or ctx.task.default_search_space)
     ctx.params.update(space(FixedTrial(study.best_params)))
     ctx.tracker.log_params({f"best.{k}": v for k, v in ctx.params.items()})
@@ -223,14 +251,69 @@ def tune(ctx: RunContext) -> None:
 
 
 def fit(ctx: RunContext) -> None:
-    """LightGBM on the training rows, early-stopped on the validation rows."""
-    ctx.booster = _fit(ctx.task, ctx.X, ctx.dataset, ctx.split, ctx.encoder, ctx.params, ctx.cfg.random_state)
+    """LightGBM early-stopped on the validation rows; or, when refitting, one model per fold (early-stopped on the
+    fold's carve-out, scored on its held-out rows) and then one on every non-holdout row with their mean rounds."""
+    task, seed = ctx.task, ctx.cfg.random_state
+    if not ctx.refits:
+        ctx.booster = _fit(task, ctx.X, ctx.dataset, ctx.split, ctx.encoder, ctx.params, seed)
+        return
+    binary = task.objective == "binary"
+    oof = np.full(len(ctx.dataset.target), np.nan)
+    linear_oof = np.full(len(ctx.dataset.target), np.nan)
+    rounds = []
+    for fit_rows, stop_rows, score_rows in ctx.folds:
+        booster, _, score_raw, linear_raw = _fold_model(
+            task, ctx.dataset, ctx.params, seed, fit_rows, stop_rows, score_rows, linear=binary
+        )
+        oof[score_rows] = score_raw
+        if linear_raw is not None:
+            linear_oof[score_rows] = linear_raw
+        rounds.append(max(1, int(booster.best_iteration or booster.current_iteration())))
+    ctx.oof_raw, ctx.rounds = oof, max(1, int(round(float(np.mean(rounds)))))
+    pool = ctx.fit_rows
+    ctx.booster = fit_booster(
+        _rows(ctx.X, pool), ctx.dataset.target[pool], None, None,
+        objective=task.objective, metric=task.eval_metric, params=ctx.params,
+        categorical=ctx.encoder.categorical_features_, random_state=seed, num_boost_round=ctx.rounds,
+    )
+    if binary:
+        weight = _blend_weight(ctx, oof, linear_oof)
+        if weight < 1.0:
+            ctx.linear = LinearModel.fit(
+                _rows(ctx.X, pool), ctx.dataset.target[pool], ctx.encoder.categorical_features_, random_state=seed
+            )
+            ctx.linear.weight = weight
+            ctx.oof_raw = weight * oof + (1.0 - weight) * linear_oof
+
+
+def _blend_weight(ctx: RunContext, tree_oof: np.ndarray, linear_oof: np.ndarray) -> float:
+    """The booster's weight in the blend with the logistic regression: the best out-of-fold score of
+    :data:`~salesml.core.linear.BLEND_WEIGHTS` (ties, and gains under 0.001, go to the larger weight)."""
+    task = ctx.task
+    scored = ~(np.isnan(tree_oof) | np.isnan(linear_oof))
+    if scored.sum() < 20:
+        return 1.0
+    y, frame = ctx.dataset.target[scored], ctx.rows(scored)
+    best_w, best = 1.0, None
+    for w in BLEND_WEIGHTS:
+        raw = w * tree_oof[scored] + (1.0 - w) * linear_oof[scored]
+        pred = Calibrator.fit(raw, y, method=task.calibration).transform(raw)
+        score = float(task.tuning_score(y, pred, frame))
+        gain = (score - best) if best is not None and task.greater_is_better else (best - score) if best is not None else 0
+        if best is None or gain > 1e-3:
+            best_w, best = w, score
+    return best_w
 
 
 def calibrate(ctx: RunContext) -> None:
-    """Calibration learnt on the validation rows' raw scores; the model bundle and its scorer."""
-    ctx.valid_raw = ctx.booster.predict(_rows(ctx.X, ctx.split.valid).to_numpy(np.float64), raw_score=True)
-    ctx.calibrator = Calibrator.fit(ctx.valid_raw, ctx.dataset.target[ctx.split.valid], method=ctx.task.calibration)
+    """Calibration learnt on raw scores the model did not train on (the folds' out-of-fold scores when refitting,
+    else the validation rows'); the model bundle and its scorer."""
+    if ctx.refits:
+        scored = ~np.isnan(ctx.oof_raw)
+        ctx.calibrator = Calibrator.fit(ctx.oof_raw[scored], ctx.dataset.target[scored], method=ctx.task.calibration)
+    else:
+        ctx.valid_raw = ctx.booster.predict(_rows(ctx.X, ctx.split.valid).to_numpy(np.float64), raw_score=True)
+        ctx.calibrator = Calibrator.fit(ctx.valid_raw, ctx.dataset.target[ctx.split.valid], method=ctx.task.calibration)
     ctx.bundle = ModelBundle(
         boosters={"model": ctx.booster},
         metadata={
@@ -240,7 +323,10 @@ def calibrate(ctx: RunContext) -> None:
             "feature_names": ctx.encoder.feature_names_,
             "lightgbm_params": {**DEFAULT_PARAMS, **ctx.params},
             "random_state": ctx.cfg.random_state,
-            "trained_through": str(ctx.dataset.time[ctx.split.train | ctx.split.valid].max()),
+            "trained_through": _trained_through(ctx.dataset.time, ctx.split.train | ctx.split.valid),
+            **({"refit": {"rounds": ctx.rounds, "folds": len(ctx.folds), "rows": int(ctx.fit_rows.sum())}}
+               if ctx.refits else {}),
+            **({"linear": ctx.linear.to_dict()} if ctx.linear is not None else {}),
             "versions": dict(library_versions()),
         },
     )
@@ -281,12 +367,17 @@ def evaluate(ctx: RunContext) -> None:
     ctx.bundle.metadata["monitoring_reference"] = reference_profile(ctx.encoder, test_frame, pred)  # aggregates only
     ctx.output = output = task.postprocess(pred, test_frame)
     metrics = {f"test.{k}": v for k, v in task.evaluate(y_test, pred, output).items()}
-    valid_frame = ctx.rows(sp.valid)
-    valid_pred = ctx.scorer.predict(valid_frame)
+    if ctx.refits:  # the shipped model trained on the validation rows: report the folds' out-of-fold figure
+        scored = ~np.isnan(ctx.oof_raw)
+        valid_frame, valid_y = ctx.rows(scored), ctx.dataset.target[scored]
+        valid_pred = task.predict(valid_frame, ctx.calibrator.transform(ctx.oof_raw[scored]))
+        metrics["cv.folds"], metrics["model.rounds"] = float(len(ctx.folds)), float(ctx.rounds)
+        metrics["model.booster_weight"] = ctx.linear.weight if ctx.linear is not None else 1.0
+    else:
+        valid_frame, valid_y = ctx.rows(sp.valid), ctx.dataset.target[sp.valid]
+        valid_pred = ctx.scorer.predict(valid_frame)
     valid_out = task.postprocess(valid_pred, valid_frame)
-    metrics[f"valid.{task.primary_metric}"] = task.evaluate(ctx.dataset.target[sp.valid], valid_pred, valid_out)[
-        task.primary_metric
-    ]
+    metrics[f"valid.{task.primary_metric}"] = task.evaluate(valid_y, valid_pred, valid_out)[task.primary_metric]
     base_preds = task.baselines(ctx.dataset, sp, ctx.scorer.predict_model)
     for name, base_pred in base_preds.items():
         base_out = task.postprocess(base_pred, test_frame)
@@ -370,7 +461,7 @@ def register(ctx: RunContext) -> None:
 
 
 #: The steps before the tracked run starts, in order.
-PREPARE: tuple[Callable[[RunContext], None], ...] = (validate, build, split, encode)
+PREPARE: tuple[Callable[[RunContext], None], ...] = (validate, build, split, folds, encode)
 #: The steps inside the tracked run, in order.
 RUN: tuple[Callable[[RunContext], None], ...] = (
     log_inputs, tune, fit, calibrate, backtest, learn_state, evaluate, explain, log_model, register
@@ -417,18 +508,36 @@ def _refitter(task: Task, dataset: Dataset, params: Mapping[str, Any], seed: int
     """The flow's fit on other rows, for :meth:`Task.backtest` (a fresh encoder, booster and calibration)."""
 
     def fit_predict(train: np.ndarray, valid: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        encoder = task.make_encoder().fit(_rows(dataset.frame, train))
-        used = train | valid | rows
-        X = encoder.transform(_rows(dataset.frame, used))
-        split = TimeSplit(train[used], valid[used], rows[used], pd.NaT, pd.NaT)
-        sub = Dataset(X, dataset.target[used], dataset.time[used], dataset.key[used])
-        booster = _fit(task, X, sub, split, encoder, params, seed)
-        valid_raw = booster.predict(_rows(X, split.valid).to_numpy(np.float64), raw_score=True)
-        calibrator = Calibrator.fit(valid_raw, sub.target[split.valid], method=task.calibration)
-        rows_raw = booster.predict(_rows(X, split.test).to_numpy(np.float64), raw_score=True)
+        _, valid_raw, rows_raw, _ = _fold_model(task, dataset, params, seed, train, valid, rows)
+        calibrator = Calibrator.fit(valid_raw, dataset.target[valid], method=task.calibration)
         return calibrator.transform(valid_raw), calibrator.transform(rows_raw)
 
     return fit_predict
+
+
+def _fold_model(task: Task, dataset: Dataset, params: Mapping[str, Any], seed: int, train, valid, rows, linear=False):
+    """A fresh encoder and booster on ``train`` rows, early-stopped on ``valid``; raw scores of ``valid`` and ``rows``
+    (and, with ``linear``, a :class:`LinearModel` on ``train | valid`` and its raw scores of ``rows``, else None)."""
+    encoder = task.make_encoder().fit(_rows(dataset.frame, train))
+    used = train | valid | rows
+    X = encoder.transform(_rows(dataset.frame, used))
+    split = TimeSplit(train[used], valid[used], rows[used], pd.NaT, pd.NaT)
+    sub = Dataset(X, dataset.target[used], dataset.time[used], dataset.key[used])
+    booster = _fit(task, X, sub, split, encoder, params, seed)
+    valid_raw = booster.predict(_rows(X, split.valid).to_numpy(np.float64), raw_score=True)
+    rows_raw = booster.predict(_rows(X, split.test).to_numpy(np.float64), raw_score=True)
+    linear_raw = None
+    if linear:
+        seen = split.train | split.valid
+        lm = LinearModel.fit(_rows(X, seen), sub.target[seen], encoder.categorical_features_, random_state=seed)
+        linear_raw = lm.raw(_rows(X, split.test))
+    return booster, valid_raw, rows_raw, linear_raw
+
+
+def _trained_through(time: pd.Series, mask: np.ndarray) -> str | None:
+    """The latest time the model learnt from (``None`` for rows without times)."""
+    latest = pd.to_datetime(pd.Series(time)[mask]).max() if time is not None else pd.NaT
+    return None if pd.isna(latest) else str(latest)
 
 
 #: LightGBM metrics where higher is better; trials report the early-stopping metric, so the
@@ -440,15 +549,19 @@ def _maximize(lightgbm_metric: str) -> bool:
     return lightgbm_metric in _HIGHER_IS_BETTER
 
 
-def _tune(cfg, task, X, dataset, split, encoder, tracker, callbacks):
+def _tune(cfg, task, X, dataset, split, encoder, tracker, callbacks, folds):
     """Optuna over the search space: on the task's tuning folds when it has any, else on the validation slice."""
     from salesml.core.tuning import get_search_space, run_study
 
-    folds = task.tuning_folds(dataset, split)
+    pruner = None
     if folds:
-        objective, direction = _fold_objective(cfg, task, dataset, folds), task.greater_is_better
-        label = f"mean {task.primary_metric} over {len(folds)} rolling-origin windows"
+        objective, direction = _fold_objective(cfg, task, dataset, folds, tracker), task.greater_is_better
+        label = f"mean {task.primary_metric} over {len(folds)} {task.folds_name}"
         tracker.log_params({"tuning.objective": label, "tuning.folds": len(folds)})
+        if task.refit:  # cross-validation folds: prune a trial whose running mean trails the median after a fold
+            import optuna
+
+            pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
     else:
         from optuna_integration.lightgbm import LightGBMPruningCallback
 
@@ -473,26 +586,34 @@ def _tune(cfg, task, X, dataset, split, encoder, tracker, callbacks):
         study_name=cfg.tuning.study_name or (f"{task.registered_name}" if cfg.tuning.storage else None),
         tracker=tracker,
         callbacks=callbacks,
+        pruner=pruner,
     )
     study.set_user_attr("objective", label)
     return study
 
 
-def _fold_objective(cfg, task: Task, dataset: Dataset, folds):
+def _fold_objective(cfg, task: Task, dataset: Dataset, folds, tracker: Tracker | None = None):
     """Each trial refits on every fold (a fresh encoder, booster and calibration) and scores its rows.
 
     The trial's value is the mean of the folds' :meth:`Task.tuning_score`; each
-    fold's value is kept as the trial's ``fold_scores`` attribute. Trials are not
-    pruned: every one is scored on all folds.
+    fold's value is kept as the trial's ``fold_scores`` attribute and logged as
+    the trial run's metric ``fold.<i>.<primary metric>``. The running mean is
+    reported after each fold, so the study's pruner may stop a poor trial early.
     """
+    import optuna
 
     def objective(trial, params):
         fit_predict = _refitter(task, dataset, {**cfg.model, **params}, cfg.random_state)
         scores = []
-        for train_rows, valid_rows, rows in folds:
+        for i, (train_rows, valid_rows, rows) in enumerate(folds):
             _, pred = fit_predict(train_rows, valid_rows, rows)
             scores.append(float(task.tuning_score(dataset.target[rows], pred, _rows(dataset.frame, rows))))
-        trial.set_user_attr("fold_scores", scores)
+            if tracker is not None:
+                tracker.log_metrics({f"fold.{i}.{task.primary_metric}": scores[-1]})
+            trial.set_user_attr("fold_scores", scores)
+            trial.report(float(np.mean(scores)), i)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
         return float(np.mean(scores))
 
     return objective

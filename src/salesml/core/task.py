@@ -43,18 +43,21 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Mapping
+import logging
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from salesml.core.features import TabularEncoder
-from salesml.core.split import TimeSplit, time_split
+from salesml.core.split import NO_TIME_NOTE, TimeSplit, cv_folds, group_split, stratified_split, time_split
 
 __all__ = ["Task", "Dataset", "TaskColumns", "TaskParams", "SplitSettings", "BacktestReport", "FitPredict", "too_few_of_each_class"]
 
+
+logger = logging.getLogger(__name__)
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -75,8 +78,14 @@ class TaskParams(_Strict):
 
 
 class SplitSettings(_Strict):
+    """The experiment's ``split`` section (:class:`salesml.core.config.SplitConfig`) plus the run's seed."""
+
+    method: Literal["auto", "time", "stratified", "group"] = "auto"
+    group: str | None = None
     test_fraction: float = 0.2
     valid_fraction: float = 0.15
+    folds: int = 5
+    random_state: int = 0
 
 
 @dataclass
@@ -150,6 +159,10 @@ class Task(ABC):
     primary_metric: ClassVar[str]
     greater_is_better: ClassVar[bool] = True
     calibration: ClassVar[str] = "identity"
+    #: With folds (:meth:`tuning_folds`), ship a booster refitted on all non-holdout rows, calibrated out of fold.
+    refit: ClassVar[bool] = True
+    #: What the tuning folds are called in the study's objective ("mean roc_auc over 5 cross-validation folds").
+    folds_name: ClassVar[str] = "cross-validation folds"
     default_search_space: ClassVar[str] = "lightgbm"
     #: The boolean output column of :meth:`postprocess` that marks rows needing action
     #: (lead scoring: ``follow_up``). Scoring with ``reasons="flagged"`` explains only these rows.
@@ -206,7 +219,42 @@ class Task(ABC):
         return TabularEncoder(time_column=c.time, exclude=exclude, allow_personal=c.allow_personal)
 
     def split(self, dataset: Dataset, settings: SplitSettings) -> TimeSplit:
-        return time_split(dataset.time, test_fraction=settings.test_fraction, valid_fraction=settings.valid_fraction)
+        """Train, validation and holdout rows by ``settings.method`` (:mod:`salesml.core.split`).
+
+        ``auto`` splits by time when the rows have times, else stratified at random (with a warning:
+        a random split overstates accuracy when time matters).
+        """
+        method = settings.method
+        has_time = dataset.time is not None and bool(pd.to_datetime(dataset.time).notna().any())
+        if method == "auto":
+            method = "time" if has_time else "stratified"
+            if not has_time:
+                logger.warning("the rows have no time: %s", NO_TIME_NOTE)
+        common = {
+            "test_fraction": settings.test_fraction,
+            "valid_fraction": settings.valid_fraction,
+            "folds": settings.folds,
+            "random_state": settings.random_state,
+        }
+        if method == "time":
+            if not has_time:
+                raise ValueError(
+                    f"split.method is 'time' but the rows have no time (column {self.columns.time!r}). Name the time "
+                    "column in columns.time, or set split.method: stratified."
+                )
+            return time_split(dataset.time, **common)
+        if method == "stratified":
+            return stratified_split(dataset.target, **common)
+        group = settings.group
+        if not group:
+            raise ValueError(
+                "split.method 'group' needs split.group: the column whose values must stay in one part (e.g. account_id)."
+            )
+        if group not in dataset.frame.columns:
+            raise ValueError(
+                f"split.group {group!r} is not a column of the table. Columns: {', '.join(map(str, dataset.frame.columns))}."
+            )
+        return group_split(dataset.frame[group], dataset.target, **common)
 
     @abstractmethod
     def evaluate(self, y_true: np.ndarray, pred: np.ndarray, output: pd.DataFrame) -> dict[str, float]:
@@ -266,13 +314,19 @@ class Task(ABC):
         return None
 
     def tuning_folds(self, dataset: Dataset, split: TimeSplit) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """``(train, valid, rows)`` masks Optuna scores each trial on, refitting once per fold.
+        """``(fit, stop, score)`` masks: each fold trains on ``fit``, early-stops on ``stop`` and is scored on ``score``.
 
-        Each fold's ``rows`` must lie before the holdout. Default: none, and each
-        trial is the model early-stopped on the validation slice, scored by the
-        early-stopping metric (and pruned on it).
+        Optuna scores each trial by the mean :meth:`tuning_score` over the folds,
+        and, when :attr:`refit` is set, the shipped booster is refitted on every
+        non-holdout row with the folds' mean number of rounds and calibrated on
+        their out-of-fold predictions. Each fold's rows must lie outside the
+        holdout. Default: :func:`salesml.core.split.cv_folds`, K folds cut like
+        the split (``split.folds``; none when it is below 2, and then each trial
+        is the model early-stopped on the validation slice).
         """
-        return []
+        if split.folds < 2:
+            return []
+        return cv_folds(split, dataset.target, dataset.time if split.method == "time" else None)
 
     def tuning_score(self, y_true: np.ndarray, pred: np.ndarray, frame: pd.DataFrame) -> float:
         """The value of one tuning fold (the study maximises it when :attr:`greater_is_better`)."""

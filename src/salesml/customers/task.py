@@ -34,7 +34,7 @@ import pandas as pd
 from pydantic import field_validator
 
 from salesml.customers import snapshots
-from salesml.core.contracts import ColumnRule, DataValidationError, Problem, parse_datetime, validate_table
+from salesml.core.contracts import ColumnRule, DataValidationError, Problem, parse_datetime, time_rules, validate_table
 from salesml.core.features import TabularEncoder
 from salesml.core.split import TimeSplit, time_split
 from salesml.core.task import Dataset, SplitSettings, Task, TaskColumns, TaskParams
@@ -251,9 +251,9 @@ class CustomerTask(Task):
             )
         rules = [
             ColumnRule(c.id, "any", nullable=False, role="id column"),
-            ColumnRule(c.time, "datetime", nullable=False, role="time column"),
             ColumnRule(c.label, "binary" if self.objective == "binary" else "number", nullable=False, role="label column"),
         ]
+        rules[1:1] = time_rules(table, c.time)  # optional: a table without it is split at random (Task.split)
         validate_table(table, table="prepared", rules=rules)
 
     # ----------------------------------------------------------- datasets
@@ -271,7 +271,8 @@ class CustomerTask(Task):
             table = tables["prepared"]
             return Dataset(
                 frame=table.drop(columns=[c.label]), target=self.prepared_target(table[c.label]),
-                time=parse_datetime(table[c.time]), key=table[c.id],
+                time=parse_datetime(table[c.time]) if c.time in table.columns else pd.Series(pd.NaT, index=table.index),
+                key=table[c.id],
             )
         plan = self.plan(tables)
         snap = snapshots.build(
@@ -290,8 +291,13 @@ class CustomerTask(Task):
         return TabularEncoder(time_column=None, exclude=exclude, allow_personal=c.allow_personal)
 
     def split(self, dataset: Dataset, settings: SplitSettings) -> TimeSplit:
-        """Whole cutoffs: the latest is the holdout, the validation and training targets end before the next slice."""
+        """Whole cutoffs: the latest is the holdout, the validation and training targets end before the next slice.
+
+        A prepared table without times, or a ``stratified`` / ``group`` method, is split as any table is
+        (:meth:`Task.split`)."""
         times = pd.to_datetime(dataset.time)
+        if settings.method in ("stratified", "group") or not times.notna().any():
+            return super().split(dataset, settings)
         cuts = sorted(times.unique())
         if len(cuts) > 10 and not self._looks_like_cutoffs(times):
             return time_split(times, test_fraction=settings.test_fraction, valid_fraction=settings.valid_fraction)
@@ -309,6 +315,11 @@ class CustomerTask(Task):
             valid_start=pd.Timestamp(valid),
             test_start=pd.Timestamp(holdout),
         )
+
+    def tuning_folds(self, dataset: Dataset, split: TimeSplit) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Cross-validation folds for rows split at random (a prepared table); none for cutoffs in time, whose
+        targets overlap the next cutoffs' windows (trials are then scored on the validation cutoff)."""
+        return [] if split.method == "time" else super().tuning_folds(dataset, split)
 
     @staticmethod
     def _looks_like_cutoffs(times: pd.Series) -> bool:

@@ -107,6 +107,8 @@ class CLV(CustomerTask):
     primary_metric = "rmse"
     greater_is_better = False
     calibration = "exp"
+    #: fit_state picks BG/NBD or LightGBM on the validation rows, so the shipped booster must not train on them.
+    refit = False
     default_search_space = "lightgbm"
     Params: ClassVar[type[TaskParams]] = CLVParams
     params: CLVParams

@@ -156,6 +156,9 @@ class Forecasting(Task):
     primary_metric = "wape"  # minimised like the early-stopping l1, so Optuna's direction agrees; accuracy = 1 - WAPE
     greater_is_better = False
     calibration = "identity"
+    #: The tuning folds are rolling-origin windows; the shipped model is not refitted on them (the backtest is).
+    refit = False
+    folds_name = "rolling-origin windows"
     default_search_space = "lightgbm"
     Columns = ForecastColumns
     Params = ForecastParams
