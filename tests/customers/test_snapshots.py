@@ -387,3 +387,14 @@ def test_customers_with_only_zero_or_ignored_lines_are_kept(returns):
     z = snap.set_index("customer_id").loc["Z"]
     assert z["orders_total"] == 0 and z["revenue_total"] == 0.0 and z["tenure_days"] == 80.0
     assert snap.set_index("customer_id").loc["R", "revenue_total"] == (-30.0 if returns == "net" else 0.0)
+
+
+def test_a_short_history_plans_shorter_training_windows_or_says_which_horizon_would_work():
+    tx = orders(*[("A", f"2024-{m:02d}-10", 100) for m in range(1, 13)])  # 2024-01-10 .. 2024-12-10
+    plan = snapshots.plan_cutoffs(tx, horizon="5M", settings={"as_of": FAR}, shorter_training_windows=True)
+    assert plan.mode == "short_history" and plan.holdout == pd.Timestamp("2024-07-01")  # + 5M <= 2024-12-11
+    assert plan.train_horizon == snapshots.Horizon(1, "M")  # cutoffs from 2024-05-01 (3 months of history)
+    assert plan.valid == pd.Timestamp("2024-06-01") and plan.train == (pd.Timestamp("2024-05-01"),)
+    assert snapshots.plan_cutoffs(tx, horizon="2M", settings={"as_of": FAR}, shorter_training_windows=True).mode == "standard"
+    with pytest.raises(DataValidationError, match=r"before a holdout cutoff followed by a complete 6M window .*Fix: use a horizon of at most 5 months"):
+        snapshots.plan_cutoffs(tx, horizon="6M", settings={"as_of": FAR}, shorter_training_windows=True)

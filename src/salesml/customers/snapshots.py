@@ -971,18 +971,28 @@ class CutoffPlan:
     train: tuple[pd.Timestamp, ...]
     valid: pd.Timestamp
     holdout: pd.Timestamp
+    #: The target window of the training and validation cutoffs: the horizon itself, or a shorter one
+    #: when the history is too short for three full windows (``mode="short_history"``).
+    train_horizon: Horizon | None = None
+    mode: Literal["standard", "short_history"] = "standard"
 
     @property
     def all(self) -> list[pd.Timestamp]:
         return [*self.train, self.valid, self.holdout]
 
 
-def split_cutoffs(cutoffs: Iterable[pd.Timestamp], horizon: Horizon) -> tuple[list[pd.Timestamp], pd.Timestamp | None, pd.Timestamp | None]:
-    """``(train, valid, holdout)`` from candidate cutoffs whose windows are complete (see :class:`CutoffPlan`)."""
+def split_cutoffs(
+    cutoffs: Iterable[pd.Timestamp], horizon: Horizon, holdout: pd.Timestamp | None = None
+) -> tuple[list[pd.Timestamp], pd.Timestamp | None, pd.Timestamp | None]:
+    """``(train, valid, holdout)`` from candidate cutoffs whose windows are complete (see :class:`CutoffPlan`).
+
+    ``holdout`` defaults to the latest candidate; ``horizon`` is the window of the training and
+    validation cutoffs.
+    """
     cands = sorted(set(pd.Timestamp(c) for c in cutoffs))
     if not cands:
         return [], None, None
-    holdout = cands[-1]
+    holdout = cands[-1] if holdout is None else pd.Timestamp(holdout)
     valids = [c for c in cands if c + horizon.offset <= holdout]
     if not valids:
         return [], None, holdout
@@ -1000,13 +1010,20 @@ def plan_cutoffs(
     cutoffs: Sequence[Any] | None = None,
     customers: pd.DataFrame | None = None,
     settings: SnapshotSettings | Mapping[str, Any] | None = None,
+    shorter_training_windows: bool = False,
 ) -> CutoffPlan:
     """Monthly cutoffs (or the given ones) split into training, validation and holdout.
 
     Candidates are month starts from ``min_history`` after the first data to
     the last one whose ``horizon`` window the data completes (:func:`data_end`).
-    Raises :class:`~salesml.core.contracts.DataValidationError` when a cutoff lies
-    before any data or the horizon leaves fewer than three usable cutoffs.
+
+    When the history is too short for a training, a validation and a holdout cutoff each followed by
+    a full ``horizon`` window and ``shorter_training_windows`` is set (tasks whose predictions can be
+    rescaled to another horizon, CLV), the holdout keeps its full window and the training and
+    validation cutoffs take the longest shorter window (whole months) that fits before it
+    (``mode="short_history"``, logged). Raises
+    :class:`~salesml.core.contracts.DataValidationError` when a cutoff lies before any data, or when
+    even that cannot work, saying which horizon would.
     """
     s = _settings(settings)
     h = parse_horizon(horizon)
@@ -1028,17 +1045,43 @@ def plan_cutoffs(
     else:
         cands = month_starts(first + parse_horizon(min_history, "min_history").offset, end - h.offset)
     train, valid, holdout = split_cutoffs(cands, h)
-    if not train:
-        span_months = (end.year - first.year) * 12 + end.month - first.month
-        _raise(
-            [
-                Problem(
-                    "transactions", None, "horizon_too_long",
-                    f"the data covers {first:%Y-%m-%d} to {end - pd.Timedelta(days=1):%Y-%m-%d} (about {span_months} months), too short "
-                    f"for a training, a validation and a holdout cutoff each followed by a complete {h} window "
-                    f"(that needs about 3 x {h} plus {min_history} of history)",
-                    "use a shorter horizon (params.horizon), fewer or earlier cutoffs, or provide more history",
+    if train:
+        return CutoffPlan(tuple(train[-n_train:]), valid, holdout, h)  # type: ignore[arg-type]
+    span_months = (end.year - first.year) * 12 + end.month - first.month
+    covers = f"the data covers {first:%Y-%m-%d} to {end - pd.Timedelta(days=1):%Y-%m-%d} (about {span_months} months)"
+    if shorter_training_windows and holdout is not None:
+        all_cands = _cutoffs(cutoffs) if cutoffs else month_starts(first + parse_horizon(min_history, "min_history").offset, end)
+        for months in range(max(int(h.days // _DAYS_PER_MONTH), 1), 0, -1):
+            short = Horizon(months, "M")
+            if short.days >= h.days:
+                continue
+            train, valid, _ = split_cutoffs([c for c in all_cands if c + short.offset <= holdout], short, holdout)
+            if train and valid is not None and valid < holdout:
+                logger.warning(
+                    "%s: too short for three full %s windows; training and validation cutoffs use %s windows, "
+                    "rescaled to %s, and the holdout (%s) keeps its full window",
+                    covers, h, short, h, f"{holdout:%Y-%m-%d}",
                 )
-            ]
+                return CutoffPlan(tuple(train[-n_train:]), valid, holdout, short, "short_history")
+    earliest = month_starts(first + parse_horizon(min_history, "min_history").offset, end)
+    most = 0
+    if earliest:  # the first possible training cutoff, then 1-month windows for it and the validation
+        while earliest[0] + pd.DateOffset(months=2 + most + 1) <= end:
+            most += 1
+    if shorter_training_windows:
+        what = (
+            f"too short for a training and a validation cutoff with at least 1-month windows before a holdout "
+            f"cutoff followed by a complete {h} window (that needs about {h} + 2 months plus {min_history} of history)"
         )
-    return CutoffPlan(tuple(train[-n_train:]), valid, holdout)  # type: ignore[arg-type]
+        fix = (
+            f"use a horizon of at most {most} months (params.horizon), a shorter params.min_history, "
+            "or provide more history" if most >= 1 else "provide more history or a shorter params.min_history"
+        )
+    else:
+        what = (
+            f"too short for a training, a validation and a holdout cutoff each followed by a complete {h} window "
+            f"(that needs about 3 x {h} plus {min_history} of history)"
+        )
+        fix = "use a shorter horizon (params.horizon), fewer or earlier cutoffs, or provide more history"
+    _raise([Problem("transactions", None, "horizon_too_long", f"{covers}, {what}", fix)])
+    raise AssertionError("unreachable")  # pragma: no cover
