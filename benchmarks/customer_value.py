@@ -20,7 +20,8 @@ Prints:
    normalised Gini, top-10% capture, total error (MAE alongside) of the shipped model,
    LightGBM (trained on the shorter window, taken to 39 weeks by each customer's BG/NBD
    curve), BG/NBD + Gamma-Gamma refitted at the holdout cutoff, the same with the
-   parameters of the validation cutoff (not refitted), and "last 12 months".
+   parameters of the validation cutoff (not refitted), the hybrid ``w * LightGBM + (1 - w) *
+   BG/NBD`` and "last 12 months".
 """
 
 from __future__ import annotations
@@ -101,7 +102,8 @@ def quality_benchmark() -> None:
     t0 = time.perf_counter()
     clv = salesml.train({"task": "clv", "random_state": 0}, tables=CLV.builtin_tables(crm), tracker=salesml.NullTracker())
     print(f"CLV (12 months) trained in {time.perf_counter() - t0:.0f}s; model used: {clv.task.state_['winner']} "
-          f"(validation RMSE lightgbm {clv.task.state_['valid_rmse_lightgbm']:,.0f}, bgnbd {clv.task.state_['valid_rmse_bgnbd']:,.0f})")
+          f"(validation RMSE lightgbm {clv.task.state_['valid_rmse_lightgbm']:,.0f}, bgnbd {clv.task.state_['valid_rmse_bgnbd']:,.0f}, "
+          f"hybrid {clv.task.state_['valid_rmse_hybrid']:,.0f} at w={clv.task.state_['hybrid_weight']:.2f})")
     ds = clv.task.build_dataset(CLV.builtin_tables(crm))
     test = ds.frame.iloc[np.flatnonzero(clv.split.test)]
     truth = crm.truth["customers"].set_index("customer_id").loc[test["customer_id"]]
@@ -111,7 +113,7 @@ def quality_benchmark() -> None:
     preds = clv.task.baselines(ds, clv.split, clv.scorer.predict_model)
     m = clv.metrics
     print(f"{'model':<14}{'RMSE':>10}{'MAE':>10}{'Spearman':>10}{'total err':>11}{'rho(truth)':>12}")
-    for name in ("lightgbm", "bgnbd", "last_period"):
+    for name in ("lightgbm", "bgnbd", "hybrid", "last_period"):
         print(
             f"{name:<14}{m[f'baseline.{name}.rmse']:>10,.0f}{m[f'baseline.{name}.mae']:>10,.0f}{m[f'baseline.{name}.spearman']:>10.3f}"
             f"{m[f'baseline.{name}.total_error']:>+11.1%}{spearmanr(preds[name], true_value).statistic:>12.3f}"
@@ -185,7 +187,8 @@ def short_history_benchmark() -> None:
     print(
         f"{len(customers):,} customers, {len(tx):,} order lines from {tx['order_date'].min():%Y-%m-%d}; trained in "
         f"{time.perf_counter() - t0:.0f}s; plan {plan.mode}: train {[f'{c:%Y-%m}' for c in plan.train]}, valid "
-        f"{plan.valid:%Y-%m}, holdout {plan.holdout:%Y-%m-%d}; LightGBM window {plan.train_horizon}; model used: {state['winner']}"
+        f"{plan.valid:%Y-%m}, holdout {plan.holdout:%Y-%m-%d}; LightGBM window {plan.train_horizon}; model used: {state['winner']} (hybrid w={state['hybrid_weight']:.2f}; "
+        f"validation RMSE lightgbm {state['valid_rmse_lightgbm']:,.0f}, bgnbd {state['valid_rmse_bgnbd']:,.0f}, hybrid {state['valid_rmse_hybrid']:,.0f})"
     )
     ds = task.build_dataset(short)
     test = ds.frame.iloc[np.flatnonzero(res.split.test)]

@@ -48,13 +48,14 @@ def test_predictions_track_the_true_expected_revenue(trained_clv, crm, holdout):
 
 def test_both_models_are_reported_and_the_better_on_validation_ships(trained_clv):
     m, state = trained_clv.metrics, trained_clv.task.state_
-    for model in ("lightgbm", "bgnbd", "last_period"):
+    for model in ("lightgbm", "bgnbd", "hybrid", "last_period"):
         for metric in ("mae", "rmse", "spearman", "total_error", "normalized_gini"):
             assert np.isfinite(m[f"baseline.{model}.{metric}"]), (model, metric)
-    winner = min(("lightgbm", "bgnbd"), key=lambda k: state[f"valid_rmse_{k}"])
+    candidates = sorted(("lightgbm", "bgnbd", "hybrid"), key=lambda k: state[f"valid_rmse_{k}"])
+    winner, runner_up = candidates[:2]
     assert state["winner"] == winner and state["selected_on"] == "validation rmse"
-    loser = "lightgbm" if winner == "bgnbd" else "bgnbd"
-    assert state["valid_rmse_improvement"] == pytest.approx(1 - state[f"valid_rmse_{winner}"] / state[f"valid_rmse_{loser}"])
+    assert state["valid_rmse_improvement"] == pytest.approx(1 - state[f"valid_rmse_{winner}"] / state[f"valid_rmse_{runner_up}"])
+    assert 0.0 <= state["hybrid_weight"] <= 1.0
     assert m["test.rmse"] == pytest.approx(m[f"baseline.{winner}.rmse"])
     if winner == "lightgbm":
         assert m["valid.rmse"] == pytest.approx(state["valid_rmse_lightgbm"])
@@ -76,7 +77,8 @@ def test_saved_model_predicts_with_the_winner(trained_clv, holdout, tmp_path):
     gg = GammaGammaModel.from_dict(state["gamma_gamma"])
     bgnbd = bg.expected_purchases(state["horizon_days"], x, rec, T) * gg.expected_spend(x, money)
     lgbm = np.maximum(loaded.predict_model(frame), 0.0)
-    np.testing.assert_allclose(pred, bgnbd if state["winner"] == "bgnbd" else lgbm)
+    w = state["hybrid_weight"]
+    np.testing.assert_allclose(pred, {"bgnbd": bgnbd, "lightgbm": lgbm, "hybrid": w * lgbm + (1 - w) * bgnbd}[state["winner"]])
     scored = loaded.score(frame)
     np.testing.assert_allclose(scored["expected_purchases"], bg.expected_purchases(state["horizon_days"], x, rec, T))
     np.testing.assert_allclose(scored["probability_purchase"], bg.probability_of_purchase(state["horizon_days"], x, rec, T))
@@ -150,6 +152,16 @@ def _flip(trained_clv, winner):
 
     bundle = trained_clv.scorer.bundle
     return Scorer(ModelBundle(bundle.boosters, {**bundle.metadata, "task_state": dict(bundle.metadata["task_state"], winner=winner)}))
+
+
+def test_the_hybrid_weight_is_the_best_blend_on_validation_and_its_rmse_is_cross_fitted():
+    rng = np.random.default_rng(3)
+    truth = rng.gamma(1.0, 100.0, 4000)
+    lightgbm, bgnbd = truth * 0.7 + rng.normal(0, 30, 4000), truth * 1.3 + rng.normal(0, 30, 4000)
+    w, rmse = CLV._hybrid_weight(truth, lightgbm, bgnbd)
+    assert w == pytest.approx(0.5)  # the biases (-30% and +30%) cancel at equal weights
+    in_sample = np.sqrt(np.mean((w * lightgbm + (1 - w) * bgnbd - truth) ** 2))
+    assert in_sample <= rmse < 1.05 * in_sample  # cross-fitted: never better than the in-sample optimum
 
 
 def test_any_horizon_at_scoring_time_in_closed_form(trained_clv, holdout):
@@ -248,7 +260,7 @@ def test_train_on_a_users_order_table_then_snapshot_and_score(small_crm, mlflow_
     client = mlflow.MlflowClient()
     version = client.get_model_version_by_alias("salesml-clv", "champion")
     run = client.get_run(version.run_id)
-    assert run.data.params["state.winner"] in ("lightgbm", "bgnbd")
+    assert run.data.params["state.winner"] in ("lightgbm", "bgnbd", "hybrid")
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
     assert {"plots/clv_deciles.png", "plots/clv_deciles_compared.png", "plots/shap_summary.png"} <= artifacts
     state = json.loads(open(mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="task_state.json")).read())

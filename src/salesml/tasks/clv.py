@@ -11,12 +11,14 @@ Two models side by side on the same snapshots (:mod:`salesml.customers.task`):
   it reads ``repeat_orders``, ``days_since_first_order``, ``days_since_last_order`` and
   ``mean_repeat_order_value``).
 
-The model with the lower RMSE on the validation window becomes the task's
-model (:meth:`CLV.fit_state`), BG/NBD being fitted for that on the histories as of the
+A third candidate, the **hybrid** ``w * LightGBM + (1 - w) * BG/NBD``, takes ``w`` (steps of
+0.05) from the validation window, its RMSE there cross-fitted over two halves of the customers.
+The candidate with the lowest validation RMSE becomes the task's model (:meth:`CLV.fit_state`,
+ties to LightGBM, then BG/NBD), BG/NBD being fitted for that on the histories as of the
 validation cutoff; the shipped BG/NBD and Gamma-Gamma parameters are then **refitted** on the
 histories as of the holdout cutoff (all history up to the latest cutoff with a complete
 window). Both models are reported on the holdout as ``baseline.lightgbm.*`` and
-``baseline.bgnbd.*`` next to a naive ``baseline.last_period.*`` (the last 12 months' revenue
+``baseline.bgnbd.*`` (and ``baseline.hybrid.*``) next to a naive ``baseline.last_period.*`` (the last 12 months' revenue
 scaled to the horizon), and the run's params say which won (``state.winner``) and by how much
 (``state.valid_rmse_*``). Model choice and reporting lean on RMSE, rank measures and
 total-revenue error: on sparse purchase data MAE rewards predicting zero for everyone, so it
@@ -187,7 +189,11 @@ class CLV(CustomerTask):
             state["bgnbd_fitted_at"] = str(pd.Timestamp(dataset.time[split.test].max() if len(test) else dataset.time[split.valid].max()))
             state["valid_bgnbd_params"] = at_valid["bgnbd"]["params"]
         rmse = {name: float(np.sqrt(np.mean((p - y_valid) ** 2))) for name, p in preds.items()}
-        ranked = sorted(rmse, key=lambda k: (rmse[k], k != "lightgbm"))
+        if "bgnbd" in preds:
+            weight, rmse["hybrid"] = self._hybrid_weight(y_valid, preds["lightgbm"], preds["bgnbd"])
+            state["hybrid_weight"] = weight
+            preds["hybrid"] = weight * preds["lightgbm"] + (1.0 - weight) * preds["bgnbd"]
+        ranked = sorted(rmse, key=lambda k: (rmse[k], ["lightgbm", "bgnbd", "hybrid"].index(k)))
         winner = ranked[0]
         state["winner"] = winner
         state["selected_on"] = "validation rmse"
@@ -198,6 +204,28 @@ class CLV(CustomerTask):
         at_horizon = preds[winner] * self._rescale(valid, state, window.days, self.horizon.days, 0.0)
         state["tier_thresholds"] = self._tier_thresholds(at_horizon)
         return state
+
+    @staticmethod
+    def _hybrid_weight(y: np.ndarray, lightgbm: np.ndarray, bgnbd: np.ndarray) -> tuple[float, float]:
+        """The weight of LightGBM in ``w * LightGBM + (1 - w) * BG/NBD`` and the blend's honest RMSE.
+
+        ``w`` is the grid value (steps of 0.05) with the lowest RMSE on the validation window. The
+        RMSE the blend competes with is cross-fitted: the customers are split in two halves (seeded),
+        ``w`` is chosen on each half and scored on the other, so the blend cannot win the model
+        choice merely by having been tuned on the rows it is judged on.
+        """
+        grid = np.linspace(0.0, 1.0, 21)
+
+        def best(rows: np.ndarray) -> float:
+            errors = [np.mean((w * lightgbm[rows] + (1.0 - w) * bgnbd[rows] - y[rows]) ** 2) for w in grid]
+            return float(grid[int(np.argmin(errors))])
+
+        half = np.random.default_rng(0).permutation(len(y)) % 2 == 0
+        squared = np.empty(len(y))
+        for fit_on in (half, ~half):
+            w = best(fit_on)
+            squared[~fit_on] = (w * lightgbm[~fit_on] + (1.0 - w) * bgnbd[~fit_on] - y[~fit_on]) ** 2
+        return best(np.ones(len(y), dtype=bool)), float(np.sqrt(squared.mean()))
 
     def _tier_thresholds(self, pred: np.ndarray) -> dict[str, float]:
         """Minimum predicted revenue per tier: the top customers reaching each cumulative revenue share."""
@@ -260,9 +288,18 @@ class CLV(CustomerTask):
         taken to other horizons by each customer's BG/NBD purchase curve. ``discount_rate``
         discounts each future month's purchases.
         """
-        if self.state_.get("winner") == "bgnbd":
+        winner = self.state_.get("winner")
+        if winner == "bgnbd":
             return self._bgnbd_revenue(frame, self.state_, self.horizon.days, self.params.discount_rate)
+        if winner == "hybrid":
+            return self._hybrid(frame, model_pred)
         return self._lightgbm(frame, model_pred)
+
+    def _hybrid(self, frame: pd.DataFrame, model_pred: np.ndarray) -> np.ndarray:
+        """``w * LightGBM + (1 - w) * BG/NBD`` at the horizon asked for (``w`` from :meth:`_hybrid_weight`)."""
+        w = float(self.state_["hybrid_weight"])
+        bgnbd = self._bgnbd_revenue(frame, self.state_, self.horizon.days, self.params.discount_rate)
+        return w * self._lightgbm(frame, model_pred) + (1.0 - w) * bgnbd
 
     def explained_by_model(self) -> bool:
         return self.state_.get("winner", "lightgbm") == "lightgbm"
@@ -274,6 +311,8 @@ class CLV(CustomerTask):
         out = {"lightgbm": self._lightgbm(test, model_predict(test))}
         if "bgnbd" in self.state_ and "gamma_gamma" in self.state_:
             out["bgnbd"] = self._bgnbd_revenue(test, self.state_, self.horizon.days, self.params.discount_rate)
+            if "hybrid_weight" in self.state_:
+                out["hybrid"] = self._hybrid(test, model_predict(test))
         if "revenue_12m" in test.columns:
             last = pd.to_numeric(test["revenue_12m"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
             out["last_period"] = np.maximum(last, 0.0) * self.horizon.days / (12 * 30.436875)
@@ -355,7 +394,7 @@ class CLV(CustomerTask):
             "holdout Spearman": round(metrics["test.spearman"], 3),
             "holdout total error": f"{metrics['test.total_error']:+.1%}",
         }
-        for name in ("lightgbm", "bgnbd", "last_period"):
+        for name in ("lightgbm", "bgnbd", "hybrid", "last_period"):
             if f"baseline.{name}.rmse" in metrics:
                 out[f"{name} RMSE / MAE"] = (
                     f"{metrics[f'baseline.{name}.rmse']:.1f} / {metrics[f'baseline.{name}.mae']:.1f}"
