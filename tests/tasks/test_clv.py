@@ -281,6 +281,14 @@ def test_train_on_a_users_order_table_then_snapshot_and_score(small_crm, mlflow_
     scores = pd.read_csv(tmp_path / "scores.csv")
     assert len(scores) == small_crm.customers["customer_id"].nunique()
     assert scores["Client"].is_unique and scores["value_tier"].isin(["A", "B", "C", "D"]).all()
+    # the horizon is a scoring setting: the 6-month model values the same customers over 2 years
+    res = runner.invoke(app, ["score", "--model", "models:/salesml-clv@champion", "--input", str(tmp_path / "today.parquet"),
+                              "--output", str(tmp_path / "scores_2y.csv"), "--reasons", "none", "--horizon", "2Y"])
+    assert res.exit_code == 0, res.output
+    longer = pd.read_csv(tmp_path / "scores_2y.csv")
+    assert (longer["Client"] == scores["Client"]).all() and (longer["value_tier"] == scores["value_tier"]).all()
+    assert (longer["expected_revenue"] >= scores["expected_revenue"] - 1e-6).all()
+    assert longer["expected_revenue"].sum() > 1.5 * scores["expected_revenue"].sum()
 
 
 @pytest.mark.slow
