@@ -147,8 +147,8 @@ def test_shipped_bgnbd_is_refitted_on_all_history_up_to_the_holdout_cutoff(train
 
 
 def _flip(trained_clv, winner):
-    from salesml.tracking.artifact import ModelBundle
     from salesml.scoring.scorer import Scorer
+    from salesml.tracking.artifact import ModelBundle
 
     bundle = trained_clv.scorer.bundle
     return Scorer(ModelBundle(bundle.boosters, {**bundle.metadata, "task_state": dict(bundle.metadata["task_state"], winner=winner)}))

@@ -317,16 +317,15 @@ def prepare_transactions(
             logger.warning("dropping %d future-dated order lines (after %s)", int(future.sum()), as_of)
         keep &= ~future
     nonpositive = keep & (amount <= 0)
-    if nonpositive.any():
-        if s.returns == "error":
-            idx = df.index[nonpositive.to_numpy()]
-            problems.append(
-                Problem(
-                    table, c.amount, "non_positive", "has negative or zero amounts (returns, credit notes)",
-                    "set params.returns to 'net' (returns reduce revenue) or 'drop', or remove those lines",
-                    row_keys(df, idx[:5], key), int(nonpositive.sum()),
-                )
+    if nonpositive.any() and s.returns == "error":
+        idx = df.index[nonpositive.to_numpy()]
+        problems.append(
+            Problem(
+                table, c.amount, "non_positive", "has negative or zero amounts (returns, credit notes)",
+                "set params.returns to 'net' (returns reduce revenue) or 'drop', or remove those lines",
+                row_keys(df, idx[:5], key), int(nonpositive.sum()),
             )
+        )
     cols = [col for col in dict.fromkeys([c.customer_id, c.order_date, c.amount, key, c.product, c.channel]) if col and col in df.columns]
     out = df.loc[keep.to_numpy(), cols].copy()
     out[c.order_date] = when[keep]

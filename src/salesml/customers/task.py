@@ -324,9 +324,10 @@ class CustomerTask(Task):
                 time=parse_datetime(table[c.time]), key=table[c.id],
             )
         plan = self.plan_ = self.plan(tables)
-        build = dict(
-            customers=tables.get("customers"), activities=tables.get("activities"), settings=self.snapshot_settings()
-        )
+        build = {
+            "customers": tables.get("customers"), "activities": tables.get("activities"),
+            "settings": self.snapshot_settings(),
+        }
         if plan.train_horizon is None or plan.train_horizon == self.horizon:
             snap = snapshots.build(tables["transactions"], cutoffs=plan.all, horizon=self.horizon, **build)
         else:  # short history: shorter windows before the holdout, the full horizon on it
