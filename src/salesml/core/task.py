@@ -12,8 +12,6 @@ forecasting:
   (:meth:`Task.figures`), data-sufficiency rules (:meth:`Task.data_problems`)
   and where observed outcomes are found for monitoring (:meth:`Task.actuals`),
 * how predictions become the business output (:meth:`Task.postprocess`),
-  optionally with state learnt on the validation rows
-  (:meth:`Task.fit_postprocess`, e.g. interval widths),
 * optionally, an extra evaluation such as a rolling-origin backtest
   (:meth:`Task.backtest`), and folds Optuna tunes on instead of the
   validation slice (:meth:`Task.tuning_folds`, :meth:`Task.tuning_score`).
@@ -21,10 +19,13 @@ forecasting:
 Optional hooks, whose defaults leave a task's model exactly the fitted
 LightGBM model (lead scoring uses none of them):
 
-* :meth:`Task.fit_state` learns extra JSON state after the booster is fitted
-  (e.g. a probabilistic model's parameters, which of two models won); the flow
-  stores it in the bundle as ``metadata["task_state"]`` and every loaded
-  model puts it back on ``task.state_``.
+* :meth:`Task.fit_state` learns extra JSON state after the booster is fitted,
+  from the validation rows or from the backtest's out-of-sample predictions
+  (e.g. a probabilistic model's parameters, which of two models won, interval
+  widths); the flow stores it in the bundle as ``metadata["task_state"]``, and
+  the trained task and every loaded model get it back through
+  :meth:`Task.load_state` (default: kept as ``task.state_``). This is the one
+  way a task carries learnt state beyond the booster.
 * :meth:`Task.predict` turns the LightGBM prediction into the task's final
   prediction using that state; :meth:`Task.explained_by_model` says whether
   the booster's SHAP reasons still explain it.
@@ -102,14 +103,14 @@ FitPredict = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np
 @dataclass
 class BacktestReport:
     """What :meth:`Task.backtest` hands the flow: metrics, tables and figures by artifact path to log, and
-    optionally post-processing state learnt out of sample."""
+    optionally state learnt out of sample."""
 
     metrics: dict[str, float] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     figures: dict[str, Any] = field(default_factory=dict)
-    #: What :meth:`Task.fit_postprocess` learnt from the backtest's out-of-sample predictions; when set,
-    #: the shipped model uses it instead of learning from the validation slice.
-    postprocess_state: dict[str, Any] | None = None
+    #: JSON state learnt from the backtest's out-of-sample predictions (forecasting: interval widths);
+    #: :meth:`Task.fit_state` receives the report and may ship it instead of learning from the validation slice.
+    state: dict[str, Any] | None = None
 
 
 def too_few_of_each_class(
@@ -224,16 +225,29 @@ class Task(ABC):
         return []
 
     def fit_state(
-        self, dataset: Dataset, split: TimeSplit, model_predict: Callable[[pd.DataFrame], np.ndarray]
+        self,
+        dataset: Dataset,
+        split: TimeSplit,
+        model_predict: Callable[[pd.DataFrame], np.ndarray],
+        backtest: BacktestReport | None = None,
     ) -> dict[str, Any]:
         """Extra state learnt after the booster is fitted (default: none).
 
         ``model_predict`` gives the fitted LightGBM model's calibrated
-        prediction for a frame of input rows. The result must be plain JSON
-        (it is stored in the bundle's metadata and read back as :attr:`state_`);
-        it must not use the holdout's targets (``split.test``).
+        prediction for a frame of input rows; ``backtest`` is what
+        :meth:`backtest` returned (``None`` when the task has none). The result
+        must be plain JSON (it is stored in the bundle's metadata and given to
+        :meth:`load_state`, in training and on every load); it must not use the
+        holdout's targets (``split.test``).
         """
         return {}
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`fit_state` learnt (the flow calls it after fitting, the scorer on load).
+
+        Default: keep it as :attr:`state_`. Override to rebuild objects from it, calling ``super()``.
+        """
+        self.state_ = dict(state)
 
     def baselines(
         self, dataset: Dataset, split: TimeSplit, model_predict: Callable[[pd.DataFrame], np.ndarray]
@@ -293,17 +307,6 @@ class Task(ABC):
     def postprocess(self, pred: np.ndarray, frame: pd.DataFrame) -> pd.DataFrame:
         """Predictions -> the business output (score, grade, tier...), indexed like ``frame``."""
 
-    def fit_postprocess(self, y_valid: np.ndarray, pred_valid: np.ndarray, frame_valid: pd.DataFrame) -> dict[str, Any]:
-        """Learn what :meth:`postprocess` needs from the validation rows (e.g. interval widths).
-
-        Keeps it on the task and returns it as JSON-ready state, which the model
-        bundle stores (``postprocess_state``) and :meth:`load_postprocess_state`
-        restores. Default: nothing to learn.
-        """
-        return {}
-
-    def load_postprocess_state(self, state: Mapping[str, Any]) -> None:
-        """Restore what :meth:`fit_postprocess` learnt (the scorer calls this on load)."""
     @property
     def rowwise(self) -> bool:
         """Whether :meth:`postprocess` treats each row on its own (so chunked scoring gives the same

@@ -54,8 +54,8 @@ class Scorer:
         self.bundle = bundle
         self.metadata = meta
         self.task = get_task(meta["task"])(columns=meta["columns"], params=meta["params"])
-        self.task.state_ = dict(meta.get("task_state") or {})
-        self.task.load_postprocess_state(meta.get("postprocess_state", {}))
+        # models written before the single state hook kept interval widths under "postprocess_state"
+        self.task.load_state(meta.get("task_state") or meta.get("postprocess_state") or {})
         self.encoder = TabularEncoder.from_dict(meta["encoder"])
         self.calibrator = Calibrator.from_dict(meta["calibration"])
         self.booster = bundle.boosters["model"]

@@ -57,7 +57,7 @@ from pydantic import field_validator
 from salesml.customers.bgnbd import BetaGeoModel, GammaGammaModel
 from salesml.core.metrics import regression_metrics
 from salesml.core.split import TimeSplit
-from salesml.core.task import Dataset, TaskParams
+from salesml.core.task import BacktestReport, Dataset, TaskParams
 from salesml.customers.task import CustomerParams, CustomerTask
 
 __all__ = ["CLV", "CLVParams", "RFM_COLUMNS"]
@@ -158,7 +158,8 @@ class CLV(CustomerTask):
         return out
 
     def fit_state(
-        self, dataset: Dataset, split: TimeSplit, model_predict: Callable[[pd.DataFrame], np.ndarray]
+        self, dataset: Dataset, split: TimeSplit, model_predict: Callable[[pd.DataFrame], np.ndarray],
+        backtest: BacktestReport | None = None,
     ) -> dict[str, Any]:
         """Pick the better model on the validation cutoff, then refit BG/NBD + Gamma-Gamma on all history.
 
