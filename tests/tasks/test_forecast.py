@@ -125,7 +125,7 @@ def test_optuna_tunes_on_the_mean_wape_of_rolling_windows_before_the_holdout(dat
 
 
 def test_shipped_intervals_are_learnt_from_out_of_sample_rolling_windows(full):
-    counts = {name: s["counts"]["all"] for name, s in full.scorer.metadata["postprocess_state"]["intervals"].items()}
+    counts = {name: s["counts"]["all"] for name, s in full.scorer.metadata["task_state"]["intervals"].items()}
     # 4 windows x 3 origins x 3 steps, less the 6 (origin, step) pairs whose month is not observed yet
     assert counts == {"series": 25 * 33, "total": 33, "region": 5 * 33, "product": 5 * 33}
 
@@ -205,9 +205,9 @@ def test_a_lead_scoring_model_is_not_a_forecaster(trained, data):
         forecast(trained.scorer, data[0])
 
 
-def test_postprocess_state_travels_with_the_saved_model(full, tmp_path, data):
+def test_task_state_travels_with_the_saved_model(full, tmp_path, data):
     again = salesml.load_model(full.save(tmp_path / "m"))
-    assert again.metadata["postprocess_state"]["intervals"].keys() == {"series", "total", "region", "product"}
+    assert again.metadata["task_state"]["intervals"].keys() == {"series", "total", "region", "product"}
     pd.testing.assert_frame_equal(forecast(again, data[0]), forecast(full.scorer, data[0]))
 
 
@@ -352,6 +352,15 @@ def test_summary_shows_interval_coverage_overall_and_on_the_few_total_periods(fu
     assert summary["  95% on the total (12 periods)"] == round(full.metrics["backtest.total.model.coverage_95"], 3)
 
 
+def test_a_model_saved_before_the_single_state_hook_still_loads_its_intervals(full, data):
+    from salesml.scoring.scorer import Scorer
+    from salesml.tracking.artifact import ModelBundle
+
+    meta = {k: v for k, v in full.scorer.metadata.items() if k != "task_state"}
+    old = Scorer(ModelBundle(full.scorer.bundle.boosters, {**meta, "postprocess_state": full.scorer.metadata["task_state"]}))
+    pd.testing.assert_frame_equal(forecast(old, data[0]), forecast(full.scorer, data[0]))
+
+
 # ------------------------------------------------- real panels: step calendars, ragged ends, covariates opt-in
 def step_panel(n_series: int = 24, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Series indexed by integer step, aligned at their end (step 0) and of different lengths, like competition
@@ -413,7 +422,7 @@ def test_a_series_that_ended_early_is_reported_or_forecast_from_its_own_end(data
 
 # ------------------------------------------------------------ model choice by backtest
 def test_the_shipped_forecaster_is_never_worse_than_the_best_baseline_on_the_backtest(full):
-    chosen = full.scorer.metadata["postprocess_state"]["forecaster"]
+    chosen = full.scorer.metadata["task_state"]["forecaster"]
     scores = chosen["scores"]
     name = chosen["members"][0] if len(chosen["members"]) == 1 else "mean(" + "+".join(chosen["members"]) + ")"
     assert scores[name] <= min(scores[b] for b in ("seasonal_naive", "ets", "theta"))
@@ -431,7 +440,7 @@ def test_a_baseline_that_wins_the_backtest_is_what_forecast_ships():
         rows.append(pd.DataFrame({"series_id": f"S{i}", "step": steps, "value": pattern[(steps + 59) % 12]}))
     sales = pd.concat(rows, ignore_index=True)
     result = train(sales, params={**STEPS, "backtest_windows": 2, "calibration_windows": 1}, columns=PLAIN)
-    chosen = result.scorer.metadata["postprocess_state"]["forecaster"]
+    chosen = result.scorer.metadata["task_state"]["forecaster"]
     assert chosen["members"] == ["seasonal_naive"] and chosen["scores"]["seasonal_naive"] == pytest.approx(0.0, abs=1e-12)
     assert chosen["scores"]["model"] > 0.0
     out = bottom(forecast(result.scorer, sales))

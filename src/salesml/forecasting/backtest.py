@@ -23,7 +23,7 @@ come ``calibration_windows`` more on the same grid. For every window:
 * the forecasts from ``c_k`` are summed bottom-up (:mod:`salesml.forecasting.reconcile`)
   and scored at every level.
 
-The shipped model's intervals (:attr:`BacktestReport.postprocess_state`) are
+The shipped model's intervals (:attr:`BacktestReport.state`) are
 learnt the same way from the latest ``calibration_windows`` windows.
 
 The scored windows then choose the forecaster to ship
@@ -69,7 +69,7 @@ class Forecasting(Protocol):
 
     def postprocess(self, *args: Any, **kwargs: Any) -> Any: ...
 
-    def fit_postprocess(self, *args: Any, **kwargs: Any) -> Any: ...
+    def interval_state(self, *args: Any, **kwargs: Any) -> Any: ...
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ def rolling_origin(
     random_state: int = 0,
 ) -> BacktestReport:
     """Run the backtest; returns metrics, the forecast / per-series / per-level / window tables, a plot,
-    and (``postprocess_state``) the interval state learnt from the latest windows' out-of-sample errors."""
+    and (``state``) the interval state learnt from the latest windows' out-of-sample errors."""
     H = task.horizon
     frame = dataset.frame
     y_rel = dataset.target
@@ -239,7 +239,7 @@ def rolling_origin(
         ok = np.isfinite(chosen)
         level = forecasts["recent_level"].to_numpy()
         own = type(task)(columns=task.columns, params=task.params)
-        forecaster.intervals = own.fit_postprocess((forecasts["actual"].to_numpy() / level)[ok], (chosen / level)[ok],
+        forecaster.intervals = own.interval_state((forecasts["actual"].to_numpy() / level)[ok], (chosen / level)[ok],
                                                    forecasts[ok])["intervals"]
     logger.info("forecaster chosen by backtest (%s on %d rows): %s; candidates: %s", forecaster.metric, forecaster.rows,
                 forecaster.name, ", ".join(f"{k} {v:.4f}" for k, v in forecaster.scores.items()))
@@ -258,7 +258,7 @@ def rolling_origin(
             "backtest/per_level.csv": _per_level(levels, names, task.params.intervals),
         },
         figures={"plots/forecast_vs_actual.png": _figure(panel, levels, names, task.params.intervals)},
-        postprocess_state=state,
+        state=state,
     )
 
 
@@ -283,12 +283,12 @@ def _fit_intervals(
         preds = np.concatenate([r.pred for r in pool])
         known = p_idx[positions] <= cutoff
         if known.any():
-            state = task.fit_postprocess(y_rel[positions[known]], preds[known], frame.iloc[positions[known]])
+            state = task.interval_state(y_rel[positions[known]], preds[known], frame.iloc[positions[known]])
             return f"{len(pool)} earlier windows ({int(known.sum())} rows)", state
     if fallback is None:
         return "", None
     logger.warning("no earlier backtest window to learn intervals from: using the window's validation slice")
-    state = task.fit_postprocess(y_rel[fallback.valid], fallback.pred_valid, frame[fallback.valid])
+    state = task.interval_state(y_rel[fallback.valid], fallback.pred_valid, frame[fallback.valid])
     return f"validation slice ({int(fallback.valid.sum())} rows)", state
 
 
