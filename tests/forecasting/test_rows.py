@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from salesml.forecasting.rows import RowSpec, build_rows, feature_columns
 from salesml.forecasting.panel import build_panel
+from salesml.forecasting.rows import RowSpec, build_rows, feature_columns
 
 DATES = pd.date_range("2022-01-01", "2024-12-01", freq="MS")  # 36 months
 SPEC = RowSpec(horizon=3, season=12, n_lags=3, windows=(3,), min_history=6, target="sales", known=("discount",), past=("pipeline",))
