@@ -129,10 +129,17 @@ class RunContext:
     output: pd.DataFrame | None = None
     importance: pd.DataFrame | None = None
     result: TrainResult | None = None
+    _fold_inputs: list[tuple] | None = field(default=None, repr=False)
 
     def rows(self, mask: np.ndarray) -> pd.DataFrame:
         """The dataset's rows under ``mask`` (input columns, not encoded)."""
         return _rows(self.dataset.frame, mask)
+
+    def fold_inputs(self) -> list[tuple]:
+        """Each fold's encoder and encoded rows, made once and shared by every trial and the refit's fold models."""
+        if self._fold_inputs is None:
+            self._fold_inputs = [_prepare_fold(self.task, self.dataset, *fold) for fold in self.folds]
+        return self._fold_inputs
 
     @property
     def refits(self) -> bool:
@@ -243,7 +250,8 @@ def tune(ctx: RunContext) -> None:
     name = cfg.tuning.study_name or (
         f"{ctx.task.registered_name}-{ctx.fingerprint}-{(ctx.run_id or uuid.uuid4().hex)[:8]}" if cfg.tuning.storage else None
     )
-    study = _tune(cfg, ctx.task, ctx.X, ctx.dataset, ctx.split, ctx.encoder, ctx.tracker, ctx.callbacks, ctx.folds, name)
+    study = _tune(cfg, ctx.task, ctx.X, ctx.dataset, ctx.split, ctx.encoder, ctx.tracker, ctx.callbacks, ctx.folds, name,
+                  ctx.fold_inputs() if ctx.folds else None)
     space = get_search_space(cfg.tuning.search_space or ctx.task.default_search_space)
     ctx.params.update(space(FixedTrial(study.best_params)))
     ctx.tracker.log_params({f"best.{k}": v for k, v in ctx.params.items()})
@@ -270,9 +278,9 @@ def fit(ctx: RunContext) -> None:
     oof = np.full(len(ctx.dataset.target), np.nan)
     linear_oof = np.full(len(ctx.dataset.target), np.nan)
     rounds = []
-    for fit_rows, stop_rows, score_rows in ctx.folds:
+    for (fit_rows, stop_rows, score_rows), prepared in zip(ctx.folds, ctx.fold_inputs()):
         booster, _, score_raw, linear_raw = _fold_model(
-            task, ctx.dataset, ctx.params, seed, fit_rows, stop_rows, score_rows, linear=binary
+            task, ctx.dataset, ctx.params, seed, fit_rows, stop_rows, score_rows, linear=binary, prepared=prepared
         )
         oof[score_rows] = score_raw
         if linear_raw is not None:
@@ -531,24 +539,35 @@ def _fit(task: Task, X: pd.DataFrame, ds: Dataset, split: TimeSplit, encoder: Ta
 
 
 def _refitter(task: Task, dataset: Dataset, params: Mapping[str, Any], seed: int):
-    """The flow's fit on other rows, for :meth:`Task.backtest` (a fresh encoder, booster and calibration)."""
+    """The flow's fit on other rows, for :meth:`Task.backtest` (a fresh encoder, booster and calibration).
 
-    def fit_predict(train: np.ndarray, valid: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        _, valid_raw, rows_raw, _ = _fold_model(task, dataset, params, seed, train, valid, rows)
+    ``fit_predict(train, valid, rows, prepared=None)``; ``prepared`` is the fold's :func:`_prepare_fold`, when made.
+    """
+
+    def fit_predict(train: np.ndarray, valid: np.ndarray, rows: np.ndarray, prepared=None) -> tuple[np.ndarray, np.ndarray]:
+        _, valid_raw, rows_raw, _ = _fold_model(task, dataset, params, seed, train, valid, rows, prepared=prepared)
         calibrator = Calibrator.fit(valid_raw, dataset.target[valid], method=task.calibration)
         return calibrator.transform(valid_raw), calibrator.transform(rows_raw)
 
     return fit_predict
 
 
-def _fold_model(task: Task, dataset: Dataset, params: Mapping[str, Any], seed: int, train, valid, rows, linear=False):
-    """A fresh encoder and booster on ``train`` rows, early-stopped on ``valid``; raw scores of ``valid`` and ``rows``
-    (and, with ``linear``, a :class:`LinearModel` on ``train | valid`` and its raw scores of ``rows``, else None)."""
+def _prepare_fold(task: Task, dataset: Dataset, train, valid, rows) -> tuple:
+    """A fresh encoder learnt on ``train`` rows, the fold's rows encoded, and its split and dataset."""
     encoder = task.make_encoder().fit(_rows(dataset.frame, train))
     used = train | valid | rows
     X = encoder.transform(_rows(dataset.frame, used))
     split = TimeSplit(train[used], valid[used], rows[used], pd.NaT, pd.NaT)
     sub = Dataset(X, dataset.target[used], dataset.time[used], dataset.key[used])
+    return encoder, X, split, sub
+
+
+def _fold_model(
+    task: Task, dataset: Dataset, params: Mapping[str, Any], seed: int, train, valid, rows, linear=False, prepared=None
+):
+    """A fresh encoder and booster on ``train`` rows, early-stopped on ``valid``; raw scores of ``valid`` and ``rows``
+    (and, with ``linear``, a :class:`LinearModel` on ``train | valid`` and its raw scores of ``rows``, else None)."""
+    encoder, X, split, sub = prepared if prepared is not None else _prepare_fold(task, dataset, train, valid, rows)
     booster = _fit(task, X, sub, split, encoder, params, seed)
     valid_raw = booster.predict(_rows(X, split.valid).to_numpy(np.float64), raw_score=True)
     rows_raw = booster.predict(_rows(X, split.test).to_numpy(np.float64), raw_score=True)
@@ -575,13 +594,13 @@ def _maximize(lightgbm_metric: str) -> bool:
     return lightgbm_metric in _HIGHER_IS_BETTER
 
 
-def _tune(cfg, task, X, dataset, split, encoder, tracker, callbacks, folds, study_name=None):
+def _tune(cfg, task, X, dataset, split, encoder, tracker, callbacks, folds, study_name=None, prepared=None):
     """Optuna over the search space: on the task's tuning folds when it has any, else on the validation slice."""
     from salesml.core.tuning import get_search_space, run_study
 
     pruner = None
     if folds:
-        objective, direction = _fold_objective(cfg, task, dataset, folds, tracker), task.greater_is_better
+        objective, direction = _fold_objective(cfg, task, dataset, folds, tracker, prepared), task.greater_is_better
         label = f"mean {task.primary_metric} over {len(folds)} {task.folds_name}"
         tracker.log_params({"tuning.objective": label, "tuning.folds": len(folds)})
         if task.refit:  # cross-validation folds: prune a trial whose running mean trails the median after a fold
@@ -618,7 +637,7 @@ def _tune(cfg, task, X, dataset, split, encoder, tracker, callbacks, folds, stud
     return study
 
 
-def _fold_objective(cfg, task: Task, dataset: Dataset, folds, tracker: Tracker | None = None):
+def _fold_objective(cfg, task: Task, dataset: Dataset, folds, tracker: Tracker | None = None, prepared=None):
     """Each trial refits on every fold (a fresh encoder, booster and calibration) and scores its rows.
 
     The trial's value is the mean of the folds' :meth:`Task.tuning_score`; each
@@ -632,7 +651,7 @@ def _fold_objective(cfg, task: Task, dataset: Dataset, folds, tracker: Tracker |
         fit_predict = _refitter(task, dataset, {**cfg.model, **params}, cfg.random_state)
         scores = []
         for i, (train_rows, valid_rows, rows) in enumerate(folds):
-            _, pred = fit_predict(train_rows, valid_rows, rows)
+            _, pred = fit_predict(train_rows, valid_rows, rows, prepared=None if prepared is None else prepared[i])
             scores.append(float(task.tuning_score(dataset.target[rows], pred, _rows(dataset.frame, rows))))
             if tracker is not None:
                 tracker.log_metrics({f"fold.{i}.{task.primary_metric}": scores[-1]})
