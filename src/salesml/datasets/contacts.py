@@ -145,13 +145,13 @@ def _latin_entity(rng: np.random.Generator, country: str, company: tuple[str, st
     first, last = rng.choice(_LATIN_FIRST), rng.choice(_LATIN_LAST)
     name, suffix, domain = company
     city = str(rng.choice(_LATIN_CITIES[country]))
-    street = f"{rng.integers(1, 400)} {rng.choice(_LATIN_STREETS)} {'Straße' if country == 'DE' else 'Street'}"
+    street = f"{rng.integers(1, 2000)} {rng.choice(_LATIN_STREETS)} {'Straße' if country == 'DE' else 'Street'}"
     style = rng.integers(3)
     local = (f"{first}.{last}" if style == 0 else f"{first[0]}{last}" if style == 1 else f"{first}{rng.integers(10, 99)}")
     domain = domain if rng.random() < 0.7 else str(rng.choice(_EMAIL_DOMAINS_FREE))
     return {
         "company_name": f"{name} {suffix}", "contact_name": f"{first} {last}", "first": str(first), "last": str(last),
-        "email": f"{local.lower()}{uid % 97 if style == 1 else ''}@{domain}", "phone": _latin_phone(rng, country),
+        "email": f"{local.lower()}@{domain}", "phone": _latin_phone(rng, country),
         "country": country, "city": city, "address": f"{street}, {city}", "script": "latin",
     }
 
@@ -180,7 +180,7 @@ def _cn_entity(rng: np.random.Generator, company: tuple[str, str, str], uid: int
     street = f"{city}市{rng.choice(_CN_DISTRICTS)}{rng.choice(_CN_STREETS)}{rng.integers(1, 999)}号"
     return {
         "company_name": f"{city}{name}{suffix}", "contact_name": sur[0] + "".join(g[0] for g in given),
-        "first": "", "last": "", "email": f"{local}{uid % 1000}@{domain}", "phone": phone, "country": "CN",
+        "first": "", "last": "", "email": f"{local}@{domain}", "phone": phone, "country": "CN",
         "city": city, "address": street, "script": "cn",
     }
 
@@ -264,12 +264,21 @@ def _duplicate(rng: np.random.Generator, base: dict, country: str, suffix: str) 
         elif change == 4 and base["script"] == "latin":  # surname first
             rec["contact_name"] = f"{base['last']}, {base['first']}" if rng.random() < 0.5 else f"{base['last']} {base['first']}"
         elif change == 5 and rec["phone"] is not None:
-            rec["phone"] = _phone_variant(rng, rec["phone"], country)
+            if rng.random() < 0.2:  # one of the last four digits mistyped
+                digits = [k for k, c in enumerate(rec["phone"]) if c.isdigit()][-4:]
+                i = digits[int(rng.integers(len(digits)))]
+                rec["phone"] = rec["phone"][:i] + str((int(rec["phone"][i]) + int(rng.integers(1, 9))) % 10) + rec["phone"][i + 1:]
+            else:
+                rec["phone"] = _phone_variant(rng, rec["phone"], country)
         elif change == 6 and rec["email"] is not None:
             rec["email"] = rec["email"].title() if rng.random() < 0.5 else rec["email"].upper()
         elif change == 7:  # a new e-mail or a new phone
-            if rng.random() < 0.5 and rec["email"] is not None:
+            u = rng.random()
+            if u < 0.3 and rec["email"] is not None:  # same user name at a free-mail provider
                 rec["email"] = rec["email"].split("@")[0] + "@" + str(rng.choice(_EMAIL_DOMAINS_FREE))
+            elif u < 0.5:  # an unrelated address
+                letters = "".join(rng.choice(list("abcdefghijklmnopqrstuvwxyz"), size=int(rng.integers(5, 9))))
+                rec["email"] = f"{letters}{rng.integers(1, 999)}@{rng.choice(_EMAIL_DOMAINS_FREE)}"
             else:
                 rec["phone"] = _cn_mobile(rng) if country == "CN" else _latin_phone(rng, country)
         elif change == 8:
@@ -293,7 +302,7 @@ _BAD_EMAILS = (
     lambda e: e.split("@")[0] + "..x@" + e.split("@")[1],  # two dots in a row
 )
 _BAD_PHONES = (
-    lambda p: p[:-5],  # digits dropped
+    lambda p: p[: max(3, len(p) // 3)],  # cut short
     lambda p: p + "0123456789",  # digits added
     lambda p: "000",
     lambda p: "n/a",
@@ -330,6 +339,7 @@ def make_contacts(
     rng = _rng(random_state)
     companies = _company_pool(rng, max(1, int(n * 0.8)), chinese_share)
     rows: list[dict] = []
+    used_users: set[str] = set()
     entity_ids: list[int] = []
     originals: list[bool] = []
     start = pd.Timestamp("2019-01-01").value
@@ -339,6 +349,11 @@ def make_contacts(
         base = (_cn_entity(rng, (cname, suffix, domain), e) if country == "CN"
                 else _latin_entity(rng, country, (cname, suffix, domain), e))
         base["tax_id"] = tax
+        user, _, host = base["email"].partition("@")
+        while user in used_users:  # a user name names one person (john.smith2, john.smith3...)
+            user = f"{user.rstrip('0123456789')}{int(rng.integers(2, 10_000))}"
+        used_users.add(user)
+        base["email"] = f"{user}@{host}"
         base["updated_at"] = start + int(rng.random() * span)
         rows.append(base)
         entity_ids.append(e)
