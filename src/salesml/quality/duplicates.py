@@ -220,7 +220,14 @@ def _db_api(backend: str) -> Any:
         raise ImportError("pyspark is needed for the Spark backend: pip install 'salesml[spark]'") from err
     from splink import SparkAPI
 
-    spark = SparkSession.builder.master("local[2]").appName("salesml-dedupe").getOrCreate()
+    from splink.backends.spark import similarity_jar_location
+
+    spark = (SparkSession.builder.master("local[2]").appName("salesml-dedupe")
+             .config("spark.jars", similarity_jar_location()).getOrCreate())
+    if not spark.sparkContext.getCheckpointDir():  # Splink checkpoints intermediate tables
+        import tempfile
+
+        spark.sparkContext.setCheckpointDir(tempfile.mkdtemp(prefix="salesml-spark-checkpoints-"))
     return SparkAPI(spark_session=spark)
 
 
@@ -282,10 +289,14 @@ def _splink(prepared: pd.DataFrame, present: set[str], cfg: DedupeSettings, n: i
     settings = SettingsCreator(
         link_type="dedupe_only", comparisons=comps, blocking_rules_to_generate_predictions=rules,
         retain_matching_columns=False, retain_intermediate_calculation_columns=False,
+        probability_two_random_records_match=1.0 / max(n, 2),
     )
     linker = Linker(table, settings, log_level=logging.WARNING)
     deterministic = [block_on(c) for c in ("email_n", "phone_n") if c in present] or [block_on(sorted(present)[0])]
-    linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.7)
+    if any(prepared[c].dropna().duplicated().any() for c in ("email_n", "phone_n") if c in present):
+        linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.7)
+    else:  # no two records share an e-mail or a phone: the estimate would be 0; keep the 1/n prior
+        logger.info("no record shares an e-mail or phone; the prior match probability stays 1/%d", n)
     linker.training.estimate_u_using_random_sampling(max_pairs=cfg.u_pairs, seed=cfg.random_state)
     sessions = [c for c in ("email_n", "phone_n", "name_n") if c in present]
     for column in sessions:

@@ -64,8 +64,8 @@ def normalise_company(value: object) -> str | None:
     while text:
         before = text
         for suffix in _CJK_SUFFIXES:
-            if text.endswith(suffix) and len(text) > len(suffix):
-                text = text[: -len(suffix)].strip()
+            if text.endswith(suffix):  # the longest suffix that ends the name; a name that is only a suffix stays
+                text = text[: -len(suffix)].strip() if len(text) > len(suffix) else text
                 break
         text = _LATIN_SUFFIX.sub("", text).strip() if " " in text else text
         if text == before:
@@ -92,4 +92,5 @@ def normalise_column(values: pd.Series, how: str = "text") -> pd.Series:
     # map over unique values: CRM columns repeat a lot (company names, cities)
     uniques = pd.unique(values.astype(object))
     lookup = {u: func(u) for u in uniques}
-    return values.astype(object).map(lookup).astype(object)
+    out = values.astype(object).map(lookup).astype(object)
+    return out.where(out.notna(), None)
