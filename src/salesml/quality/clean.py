@@ -16,7 +16,7 @@ table and returns a :class:`CleanResult`; :meth:`CleanResult.write` publishes, a
 
 The outputs are written into a temporary folder beside the target and swapped in by renames, so a
 reader sees the previous complete set or the new one. :func:`read_records` reads CSV as text (ids and
-phones keep their leading zeros) and replaces bytes that are not UTF-8, which the contact checks
+phones keep their leading zeros; only empty cells are missing, so "n/a" stays a value to report) and replaces bytes that are not UTF-8, which the contact checks
 then report per row (``encoding_replaced:<column>``).
 """
 
@@ -53,7 +53,7 @@ def read_records(path: str | Path) -> pd.DataFrame:
     if p.is_dir() or p.suffix.lower() in (".parquet", ".pq"):
         return pd.read_parquet(p)
     if p.suffix.lower() in (".csv", ".txt") or p.name.lower().endswith(".csv.gz"):
-        return pd.read_csv(p, dtype=str, keep_default_na=True, encoding="utf-8", encoding_errors="replace",
+        return pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8", encoding_errors="replace",
                            low_memory=False)
     raise ValueError(f"Cannot tell the format of {p}: use a .csv or .parquet file (or a folder of Parquet files).")
 

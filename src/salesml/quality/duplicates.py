@@ -223,7 +223,8 @@ def _db_api(backend: str) -> Any:
     from splink.backends.spark import similarity_jar_location
 
     spark = (SparkSession.builder.master("local[2]").appName("salesml-dedupe")
-             .config("spark.jars", similarity_jar_location()).getOrCreate())
+             .config("spark.jars", similarity_jar_location()).config("spark.sql.shuffle.partitions", "4")
+             .config("spark.ui.enabled", "false").getOrCreate())
     if not spark.sparkContext.getCheckpointDir():  # Splink checkpoints intermediate tables
         import tempfile
 
