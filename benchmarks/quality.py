@@ -30,8 +30,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 def _job(n_records: int, seed: int, backend: str) -> dict:
     import logging
 
-    import numpy as np
-
     from salesml.datasets.contacts import make_contacts
     from salesml.quality.contacts import validate_contacts
     from salesml.quality.duplicates import _components, find_duplicates

@@ -6,9 +6,9 @@ import pytest
 
 pytest.importorskip("splink", reason="the quality extra is needed: pip install 'salesml[quality]'")
 
-from salesml.datasets.contacts import make_contacts  # noqa: E402
-from salesml.quality.contacts import validate_contacts  # noqa: E402
-from salesml.quality.duplicates import find_duplicates  # noqa: E402
+from salesml.datasets.contacts import make_contacts
+from salesml.quality.contacts import validate_contacts
+from salesml.quality.duplicates import find_duplicates
 
 
 @pytest.fixture(scope="session")

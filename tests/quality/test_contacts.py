@@ -3,7 +3,13 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from salesml.quality.contacts import ContactColumns, check_email, check_phone, reasons_table, validate_contacts
+from salesml.quality.contacts import (
+    ContactColumns,
+    check_email,
+    check_phone,
+    reasons_table,
+    validate_contacts,
+)
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesml.quality.duplicates import DedupeSettings, find_duplicates, load_dedupe_settings
+from salesml.quality.duplicates import (
+    DedupeSettings,
+    find_duplicates,
+    load_dedupe_settings,
+)
 from salesml.quality.evaluation import cluster_pairs, cluster_scores, pair_scores
 
 # Measured on make_contacts(1_500, random_state=11) at the default threshold 0.9 (not tuned on the

@@ -3,7 +3,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from salesml.quality.normalise import normalise_column, normalise_company, normalise_person, normalise_text
+from salesml.quality.normalise import (
+    normalise_column,
+    normalise_company,
+    normalise_person,
+    normalise_text,
+)
 
 
 @pytest.mark.parametrize(

@@ -34,7 +34,7 @@ import pandas as pd
 
 from ._common import _check_count, _rng
 
-__all__ = ["ContactsData", "make_contacts", "CONTACT_COLUMNS"]
+__all__ = ["CONTACT_COLUMNS", "ContactsData", "make_contacts"]
 
 #: Columns of :attr:`ContactsData.records`, in order.
 CONTACT_COLUMNS = (

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -36,13 +37,18 @@ import pandas as pd
 import yaml
 
 from .contacts import validate_contacts
-from .duplicates import DedupeResult, DedupeSettings, find_duplicates, load_dedupe_settings
+from .duplicates import (
+    DedupeResult,
+    DedupeSettings,
+    find_duplicates,
+    load_dedupe_settings,
+)
 from .kpis import QualityReport, quality_report
 from .tags import TagResult, auto_tag, load_tags
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CleanResult", "clean", "read_records", "load_quality_settings"]
+__all__ = ["CleanResult", "clean", "load_quality_settings", "read_records"]
 
 
 def read_records(path: str | Path) -> pd.DataFrame:
@@ -105,7 +111,7 @@ class CleanResult:
             self.report.write(tmp)
             manifest = {
                 "rows_in": int(self.report.summary["rows"]),
-                "outputs": {name: {"file": f"{name}.{fmt}", "rows": int(len(f))} for name, f in tables.items()},
+                "outputs": {name: {"file": f"{name}.{fmt}", "rows": len(f)} for name, f in tables.items()},
                 "every_record_accounted_for": bool(len(self.cleaned) == self.report.summary["rows"]
                                                    == len(self.dedupe.mapping)),
             }
@@ -133,7 +139,7 @@ def _parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
         if out[c].dtype == object:
             kinds = {type(v) for v in out[c].dropna().head(10_000)}
             if len(kinds) > 1:
-                out[c] = out[c].map(lambda v: v if v is None or (isinstance(v, float) and v != v) else str(v))
+                out[c] = out[c].map(lambda v: v if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
     return out
 
 

@@ -27,6 +27,7 @@ The region of a phone comes from the record's country column when there is one, 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -37,7 +38,7 @@ from .normalise import MAX_LENGTH
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["REASON_CODES", "ContactColumns", "validate_contacts", "check_email", "check_phone", "reasons_table"]
+__all__ = ["REASON_CODES", "ContactColumns", "check_email", "check_phone", "reasons_table", "validate_contacts"]
 
 REASON_CODES = (
     "email_missing", "email_invalid", "phone_missing", "phone_unparseable", "phone_invalid",
@@ -76,7 +77,7 @@ class ContactColumns(BaseModel):
 
 
 def _missing(value: object) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and value != value) or (
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)) or (
         isinstance(value, str) and not value.strip())
 
 

@@ -41,7 +41,7 @@ from .normalise import normalise_column
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DedupeSettings", "DedupeResult", "find_duplicates", "load_dedupe_settings", "prepare_for_matching"]
+__all__ = ["DedupeResult", "DedupeSettings", "find_duplicates", "load_dedupe_settings", "prepare_for_matching"]
 
 _PREPARED = {
     "name_n": "person", "company_n": "company", "email_n": "email", "phone_n": "phone",
@@ -219,7 +219,6 @@ def _db_api(backend: str) -> Any:
     except ImportError as err:  # pragma: no cover - depends on the install
         raise ImportError("pyspark is needed for the Spark backend: pip install 'salesml[spark]'") from err
     from splink import SparkAPI
-
     from splink.backends.spark import similarity_jar_location
 
     spark = (SparkSession.builder.master("local[2]").appName("salesml-dedupe")
@@ -229,7 +228,7 @@ def _db_api(backend: str) -> Any:
         import tempfile
 
         spark.sparkContext.setCheckpointDir(tempfile.mkdtemp(prefix="salesml-spark-checkpoints-"))
-    return SparkAPI(spark_session=spark)
+    return SparkAPI(spark_session=spark, break_lineage_method="persist")
 
 
 def find_duplicates(
@@ -280,6 +279,7 @@ def find_duplicates(
 
 def _splink(prepared: pd.DataFrame, present: set[str], cfg: DedupeSettings, n: int):
     from splink import Linker, SettingsCreator, block_on
+    from splink.internals.exceptions import SplinkException
 
     for name in ("splink", "splink.internals"):
         logging.getLogger(name).setLevel(logging.ERROR)
@@ -293,7 +293,7 @@ def _splink(prepared: pd.DataFrame, present: set[str], cfg: DedupeSettings, n: i
         probability_two_random_records_match=1.0 / max(n, 2),
     )
     linker = Linker(table, settings, log_level=logging.WARNING)
-    deterministic = [block_on(c) for c in ("email_n", "phone_n") if c in present] or [block_on(sorted(present)[0])]
+    deterministic = [block_on(c) for c in ("email_n", "phone_n") if c in present] or [block_on(min(present))]
     if any(prepared[c].dropna().duplicated().any() for c in ("email_n", "phone_n") if c in present):
         linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.7)
     else:  # no two records share an e-mail or a phone: the estimate would be 0; keep the 1/n prior
@@ -304,7 +304,7 @@ def _splink(prepared: pd.DataFrame, present: set[str], cfg: DedupeSettings, n: i
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(
                 block_on(column), estimate_without_term_frequencies=True)
-        except Exception as err:  # EM can fail on blocks with too few pairs (tiny tables); the next rule covers
+        except (SplinkException, ValueError, ZeroDivisionError) as err:  # too few pairs in a block (tiny tables)
             logger.info("EM on %s skipped: %s", column, err)
     scored = linker.inference.predict(threshold_match_probability=min(cfg.pair_threshold, cfg.threshold))
     pairs = scored.as_pandas_dataframe()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["pair_scores", "cluster_scores", "cluster_pairs"]
+__all__ = ["cluster_pairs", "cluster_scores", "pair_scores"]
 
 
 def cluster_pairs(ids: pd.Series | np.ndarray, labels: pd.Series | np.ndarray) -> set[tuple[str, str]]:

@@ -34,7 +34,7 @@ from salesml.monitoring.monitor import attainment, kpi_light
 
 from .contacts import REASON_COLUMN, ContactColumns
 
-__all__ = ["QualityReport", "quality_report", "log_quality_report", "KPI_TARGETS"]
+__all__ = ["KPI_TARGETS", "QualityReport", "log_quality_report", "quality_report"]
 
 #: The business plan's targets (docs/mission.md).
 KPI_TARGETS = {"data_accuracy": 0.95, "tagged_share": 0.90}

@@ -15,6 +15,7 @@ equal: ``"ＡＣＭＥ  Trading, Ltd."`` and ``"Acme Trading Limited"`` both bec
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 
@@ -23,10 +24,10 @@ import pandas as pd
 __all__ = [
     "COMPANY_SUFFIXES",
     "MAX_LENGTH",
-    "normalise_text",
+    "normalise_column",
     "normalise_company",
     "normalise_person",
-    "normalise_column",
+    "normalise_text",
 ]
 
 #: Longest string compared; longer values are cut (and flagged by the contact checks).
@@ -51,7 +52,7 @@ _CJK_SUFFIXES = tuple(s for s in COMPANY_SUFFIXES if not s.isascii())
 
 def normalise_text(value: object) -> str | None:
     """NFKC, case-folded, punctuation as single spaces, trimmed; ``None`` for missing or empty."""
-    if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return None
     text = unicodedata.normalize("NFKC", str(value))[:MAX_LENGTH].casefold()
     text = _SPACES.sub(" ", _PUNCT.sub(" ", text)).strip()

@@ -53,14 +53,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import numpy as np
 import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TagResult", "auto_tag", "load_tags", "DEFAULT_TAGS"]
+__all__ = ["DEFAULT_TAGS", "TagResult", "auto_tag", "load_tags"]
 
 
 class _Tag(BaseModel):
