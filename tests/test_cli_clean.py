@@ -73,14 +73,14 @@ def test_clean_tags_customers_with_the_order_history(tmp_path):
     import salesml
 
     crm = salesml.make_crm(3_000, random_state=4)
-    crm.customers.rename(columns={"customer_id": "record_id"}).to_parquet(tmp_path / "customers.parquet")
+    crm.customers.to_parquet(tmp_path / "customers.parquet")
     crm.transactions.to_parquet(tmp_path / "orders.parquet")
     crm.leads.to_parquet(tmp_path / "leads.parquet")
     crm.truth["promotions"].to_parquet(tmp_path / "promotions.parquet")
     (tmp_path / "q.yaml").write_text("dedupe:\n  columns:\n    required: [industry]\n")
     res = runner.invoke(app, [
         "clean", "--input", str(tmp_path / "customers.parquet"), "--out", str(tmp_path / "out"),
-        "--settings", str(tmp_path / "q.yaml"), "--transactions", str(tmp_path / "orders.parquet"),
+        "--settings", str(tmp_path / "q.yaml"), "--id", "customer_id", "--transactions", str(tmp_path / "orders.parquet"),
         "--leads", str(tmp_path / "leads.parquet"), "--promotions", str(tmp_path / "promotions.parquet"),
         "--as-of", "2025-12-31",
     ])

@@ -97,4 +97,7 @@ def test_missing_contact_columns_give_a_clear_message():
     with pytest.raises(ValueError, match="no id column 'record_id'"):
         validate_contacts(pd.DataFrame({"email": ["a@b.com"]}))
     with pytest.raises(ValueError, match="Required column 'company_name' is not in the table"):
-        validate_contacts(pd.DataFrame({"record_id": ["a"], "email": ["a@b.com"]}))
+        validate_contacts(pd.DataFrame({"record_id": ["a"], "email": ["a@b.com"]}), ContactColumns(required=["company_name"]))
+    # by default only the company and person columns the table has are required
+    out = validate_contacts(pd.DataFrame({"record_id": ["a"], "email": ["a@b.com"]}))
+    assert out["quality_reasons"].tolist() == [""]

@@ -176,6 +176,7 @@ def clean(
     report = quality_report(
         cleaned, cfg.columns, table=table, tagged_share=tagged.tagged_share if tagged else None,
         tag_counts=tagged.counts() if tagged else None, targets=targets, compared=result.compared,
+        not_compared=result.skipped,
     )
     if len(cleaned) != len(frame) or len(result.mapping) != len(frame):
         raise RuntimeError(f"Records were lost: {len(frame)} in, {len(cleaned)} cleaned, {len(result.mapping)} mapped.")

@@ -14,7 +14,7 @@ Reason codes (:data:`REASON_CODES`):
     no phone / text that is not a phone number / a number that cannot exist in its region
     (wrong length or prefix; CN mobile and landline numbers included).
 ``required_missing:<column>``
-    a required field (see :class:`ContactColumns`) is empty.
+    a required field (see :class:`ContactColumns`; by default the company and person name) is empty.
 ``value_too_long:<column>``
     a value longer than :data:`~salesml.quality.normalise.MAX_LENGTH` characters (it is cut for matching).
 ``encoding_replaced:<column>``
@@ -62,7 +62,8 @@ class ContactColumns(BaseModel):
     address: str | None = "address"
     tax_id: str | None = "tax_id"
     updated_at: str | None = "updated_at"
-    required: list[str] = ["company_name", "contact_name"]
+    #: Fields every record must fill; ``None``: the company and person columns, where the table has them.
+    required: list[str] | None = None
 
     def present(self, frame: pd.DataFrame) -> ContactColumns:
         """These columns with those the frame lacks set to ``None`` (the id must be there)."""
@@ -73,7 +74,9 @@ class ContactColumns(BaseModel):
             )
         fields = {k: (v if v is None or v in frame.columns else None) for k, v in self.model_dump().items()
                   if k not in ("id", "required")}
-        return ContactColumns(id=self.id, required=self.required, **fields)
+        required = self.required if self.required is not None else [
+            c for c in (fields["company"], fields["person"]) if c is not None]
+        return ContactColumns(id=self.id, required=required, **fields)
 
 
 def _missing(value: object) -> bool:

@@ -228,7 +228,7 @@ def _db_api(backend: str) -> Any:
         import tempfile
 
         spark.sparkContext.setCheckpointDir(tempfile.mkdtemp(prefix="salesml-spark-checkpoints-"))
-    return SparkAPI(spark_session=spark, break_lineage_method="persist")
+    return SparkAPI(spark_session=spark)
 
 
 def find_duplicates(

@@ -89,6 +89,7 @@ def quality_report(
     tag_counts: Mapping[str, int] | None = None,
     targets: Mapping[str, float] | None = None,
     compared: tuple[str, ...] = (),
+    not_compared: Mapping[str, str] | None = None,
 ) -> QualityReport:
     """The report of a cleaned table (``quality_reasons`` and, after dedupe, ``is_survivor`` columns)."""
     cols = (columns or ContactColumns()).present(cleaned)
@@ -115,6 +116,7 @@ def quality_report(
         "records_in_duplicate_clusters": int((cleaned["cluster_size"] > 1).sum()) if "cluster_size" in cleaned else 0,
         "clusters": int(cleaned["cluster_id"].nunique()) if "cluster_id" in cleaned else n,
         "compared": list(compared),
+        "not_compared": dict(not_compared or {}),
     }
     kpis = []
     for name, value in (("data_accuracy", accuracy), ("tagged_share", tagged_share)):
@@ -177,7 +179,8 @@ def _html(s: Mapping[str, Any]) -> str:
     d = s["duplicates"]
     parts.append(f"</table><h2>Duplicates</h2><p>Duplicate rate {pct(d['duplicate_rate'])}; "
                  f"{d['records_in_duplicate_clusters']:,} records in clusters of two or more; compared: "
-                 f"{e(', '.join(d['compared']) or 'nothing')}.</p>")
+                 f"{e(', '.join(d['compared']) or 'nothing')}"
+                 + "".join(f"; not {e(k)}: {e(v)}" for k, v in d.get("not_compared", {}).items()) + ".</p>")
     if s["tags"]:
         parts.append("<h2>Tags</h2><table><tr><th>tag</th><th>customers</th></tr>")
         parts += [f"<tr><td>{e(t)}</td><td>{n:,}</td></tr>" for t, n in s["tags"].items()]
