@@ -67,7 +67,8 @@ class DedupeSettings(BaseModel):
     max_block_size: int = Field(
         500, ge=2, description="A value shared by more records than this is a placeholder, not evidence."
     )
-    u_pairs: float = Field(2e6, gt=0, description="Random pairs for the u probabilities.")
+    u_pairs: float = Field(1e6, gt=0, description="Random pairs for the u probabilities.")
+    em_pairs: float = Field(1e6, gt=0, description="Most blocked pairs per expectation-maximisation session.")
     backend: Literal["duckdb", "spark"] = "duckdb"
     default_region: str | None = "CN"
     random_state: int = 0
@@ -197,15 +198,19 @@ def _comparisons(present: set[str]) -> list[Any]:
 
 
 def _blocking(present: set[str]) -> list[Any]:
+    """Candidate pairs: records sharing an e-mail, a phone or an address, or a name (in one city), or a
+    company or tax id with a name that starts alike. Common names and companies never form blocks alone:
+    their pairs grow with the square of the table."""
     from splink import block_on
 
-    rules = [block_on(c) for c in ("email_n", "phone_n", "name_n", "address_n") if c in present]
-    if {"company_n", "city_n"} <= present:
-        rules.append(block_on("company_n", "city_n"))
+    rules = [block_on(c) for c in ("email_n", "phone_n", "address_n") if c in present]
+    if "name_n" in present:
+        rules.append(block_on("name_n", "city_n") if "city_n" in present else block_on("name_n"))
+        for c, k in (("company_n", 2), ("tax_n", 1)):
+            if c in present:
+                rules.append(block_on(c, f"substr(name_n, 1, {k})"))
     elif "company_n" in present:
-        rules.append(block_on("company_n"))
-    if {"tax_n", "name_n"} <= present:
-        rules.append(block_on("tax_n", "substr(name_n, 1, 1)"))
+        rules.append(block_on("company_n", "city_n") if "city_n" in present else block_on("company_n"))
     return rules
 
 
@@ -299,13 +304,15 @@ def _splink(prepared: pd.DataFrame, present: set[str], cfg: DedupeSettings, n: i
     else:  # no two records share an e-mail or a phone: the estimate would be 0; keep the 1/n prior
         logger.info("no record shares an e-mail or phone; the prior match probability stays 1/%d", n)
     linker.training.estimate_u_using_random_sampling(max_pairs=cfg.u_pairs, seed=cfg.random_state)
-    sessions = [c for c in ("email_n", "phone_n", "name_n") if c in present]
-    for column in sessions:
+    # EM blocks: each leaves out the comparisons it blocks on, so together they train every m probability
+    # (at most em_pairs pairs each, sampled by Splink, so that common names do not make training quadratic)
+    sessions = [(c,) for c in ("email_n", "phone_n", "name_n") if c in present]
+    for columns in sessions:
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(
-                block_on(column), estimate_without_term_frequencies=True)
+                block_on(*columns), estimate_without_term_frequencies=True, max_pairs=cfg.em_pairs)
         except (SplinkException, ValueError, ZeroDivisionError) as err:  # too few pairs in a block (tiny tables)
-            logger.info("EM on %s skipped: %s", column, err)
+            logger.info("EM on %s skipped: %s", columns, err)
     scored = linker.inference.predict(threshold_match_probability=min(cfg.pair_threshold, cfg.threshold))
     pairs = scored.as_pandas_dataframe()
     keep = pairs["match_probability"] >= cfg.pair_threshold
