@@ -3,8 +3,8 @@
 :func:`find_duplicates` links the records of one table that describe the same customer, without
 labels: a Fellegi-Sunter model (Splink 4+/5) whose ``u`` probabilities come from random pairs and
 whose ``m`` probabilities come from expectation maximisation on blocked pairs. It compares
-whatever the table has of company name, person name, e-mail, phone, address, city and tax id
-(after :mod:`~salesml.quality.normalise` and :mod:`~salesml.quality.contacts`: width, case,
+whatever the table has of person name, organisation (company name and tax id, one piece of
+evidence), e-mail, phone and address, and uses the city for blocking only (after :mod:`~salesml.quality.normalise` and :mod:`~salesml.quality.contacts`: width, case,
 punctuation and legal-form suffixes in Chinese and Latin script; phones as E.164; e-mails
 lower-cased), and returns
 
@@ -15,6 +15,12 @@ lower-cased), and returns
   (connected components);
 * ``mapping``: old id -> cluster id for every record (what ``params.customer_map`` applies);
 * ``model``: the trained Splink settings (parameters only, no values from the data).
+
+Candidate pairs come from records sharing an e-mail, a phone or an address, a name within one
+city, or a company / tax id with a name that starts alike (``blocking`` overrides this with SQL
+rules on the prepared columns ``name_n``, ``company_n``, ``email_n``, ``phone_n``, ``address_n``,
+``city_n``, ``tax_n``). Values shared by more than ``max_block_size`` records (a switchboard phone,
+``info@``) are placeholders, not evidence.
 
 The survivor of a cluster follows ``survivor`` rules in order: ``most_complete`` (most filled and
 valid contact fields), ``most_recent`` (latest ``updated_at``), then the smallest id.
