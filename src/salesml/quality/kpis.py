@@ -10,7 +10,7 @@ KPIs with their targets and traffic lights:
   phone, no missing required field) that are not a surplus duplicate; target 0.95;
 * ``tagged_share``: share of customers with at least one tag; target 0.90.
 
-Lights follow the monitoring rules (:func:`salesml.monitoring.monitor.kpi_light` on the attainment
+Lights follow the monitoring rules (:func:`salesml.monitoring.kpis.kpi_light` on the attainment
 ``value / target``): red below 80%, yellow 80-90%, green above 90% of the target.
 
 The report holds aggregates only (rates, counts, column names, reason codes), never a value of the
@@ -30,7 +30,7 @@ from typing import Any
 
 import pandas as pd
 
-from salesml.monitoring.monitor import attainment, kpi_light
+from salesml.monitoring.kpis import attainment, kpi_light
 
 from .contacts import REASON_COLUMN, ContactColumns
 
