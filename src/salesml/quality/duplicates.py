@@ -64,7 +64,9 @@ class DedupeSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     columns: ContactColumns = Field(default_factory=ContactColumns)
-    threshold: float = Field(0.9, gt=0, lt=1, description="Match probability from which two records are linked.")
+    # 0.99: chance agreements (common names, shared companies) grow with the table; on built-in contacts
+    # pairwise F1 at 0.9 fell from 0.9995 (10k records) to 0.995 (1M), at 0.99 it stays above 0.999
+    threshold: float = Field(0.99, gt=0, lt=1, description="Match probability from which two records are linked.")
     pair_threshold: float = Field(0.5, gt=0, lt=1, description="Lowest match probability kept in the pairs output.")
     survivor: list[Literal["most_complete", "most_recent"]] = ["most_complete", "most_recent"]
     blocking: list[str] | None = Field(
