@@ -16,6 +16,13 @@ make value x risk segments (:mod:`salesml.customers.segments`).
 
 from __future__ import annotations
 
+import os as _os
+
+# LightGBM's OpenMP threads spin-wait by default; on a shared or loaded machine that runs 10-20x slower.
+# The wait policy is read once, when the OpenMP runtime loads (the first `import lightgbm`), so it is set
+# here, before any salesml module imports LightGBM; a value the user set wins. See core/boosting.num_threads.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from importlib.metadata import PackageNotFoundError, version
 
 from salesml import _aliases

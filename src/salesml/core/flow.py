@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,6 +107,8 @@ class RunContext:
     folds: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
     # run
     run_id: str | None = None
+    #: what the model was trained under: the data contract (columns and kinds) and the config (see _fingerprint)
+    fingerprint: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
     study: Any = None
     booster: Any = None
@@ -219,6 +222,8 @@ def encode(ctx: RunContext) -> None:
 # ---------------------------------------------------------------------------------------------- run
 def log_inputs(ctx: RunContext) -> None:
     """The run's settings and the personal-data report (column names and reasons only)."""
+    ctx.fingerprint = _fingerprint(ctx.cfg, ctx.task, ctx.encoder)
+    ctx.tracker.set_tags({"salesml.fingerprint": ctx.fingerprint})
     ctx.tracker.log_params(_run_params(ctx.cfg, ctx.task, ctx.split, ctx.encoder))
     ctx.tracker.log_dict(privacy_report(ctx.encoder), "privacy/personal_data.json")
 
@@ -234,7 +239,11 @@ def tune(ctx: RunContext) -> None:
     from salesml.core.plots import tuning_history_plot
     from salesml.core.tuning import get_search_space, study_summary
 
-    study = _tune(cfg, ctx.task, ctx.X, ctx.dataset, ctx.split, ctx.encoder, ctx.tracker, ctx.callbacks, ctx.folds)
+    # a stored study resumes only when named: by default each run starts its own (named by contract, config, run)
+    name = cfg.tuning.study_name or (
+        f"{ctx.task.registered_name}-{ctx.fingerprint}-{(ctx.run_id or uuid.uuid4().hex)[:8]}" if cfg.tuning.storage else None
+    )
+    study = _tune(cfg, ctx.task, ctx.X, ctx.dataset, ctx.split, ctx.encoder, ctx.tracker, ctx.callbacks, ctx.folds, name)
     space = get_search_space(cfg.tuning.search_space or ctx.task.default_search_space)
     ctx.params.update(space(FixedTrial(study.best_params)))
     ctx.tracker.log_params({f"best.{k}": v for k, v in ctx.params.items()})
@@ -456,6 +465,7 @@ def register(ctx: RunContext) -> None:
         greater_is_better=task.greater_is_better,
         tolerance=cfg.tracking.gate_tolerance,
         rescore_champion=rescore,
+        fingerprint=ctx.fingerprint,
     )
     tracker.set_tags({"salesml.registered_version": result.version, "salesml.promoted": str(result.decision.promoted)})
 
@@ -469,6 +479,22 @@ RUN: tuple[Callable[[RunContext], None], ...] = (
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+def _fingerprint(cfg: ExperimentConfig, task: Task, encoder: TabularEncoder) -> str:
+    """12 hex digits identifying the data contract (input columns and how each is read) and the config."""
+    import hashlib
+
+    contract = {
+        "task": task.name,
+        "columns": [[p.name, p.kind] for p in encoder.columns_],
+        "split": cfg.split.model_dump(),
+        "model": dict(cfg.model),
+        "search_space": cfg.tuning.search_space or task.default_search_space,
+        "params": task.params.model_dump(exclude={"reason_templates"}),
+        "random_state": cfg.random_state,
+    }
+    return hashlib.sha256(json.dumps(contract, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
 def _run_params(cfg: ExperimentConfig, task: Task, split: TimeSplit, encoder: TabularEncoder) -> dict[str, Any]:
     kinds: dict[str, int] = {}
     for plan in encoder.columns_:
@@ -549,7 +575,7 @@ def _maximize(lightgbm_metric: str) -> bool:
     return lightgbm_metric in _HIGHER_IS_BETTER
 
 
-def _tune(cfg, task, X, dataset, split, encoder, tracker, callbacks, folds):
+def _tune(cfg, task, X, dataset, split, encoder, tracker, callbacks, folds, study_name=None):
     """Optuna over the search space: on the task's tuning folds when it has any, else on the validation slice."""
     from salesml.core.tuning import get_search_space, run_study
 
@@ -583,7 +609,7 @@ def _tune(cfg, task, X, dataset, split, encoder, tracker, callbacks, folds):
         timeout=cfg.tuning.timeout,
         random_state=cfg.random_state,
         storage=cfg.tuning.storage,
-        study_name=cfg.tuning.study_name or (f"{task.registered_name}" if cfg.tuning.storage else None),
+        study_name=study_name,
         tracker=tracker,
         callbacks=callbacks,
         pruner=pruner,
