@@ -33,7 +33,7 @@ from salesml.tracking.artifact import IntegrityError
 from salesml.scoring.batch import BatchResult, RejectRateExceeded, score_batch
 from salesml.core.config import ConfigError, ExperimentConfig, load_config
 from salesml.core.contracts import DataValidationError
-from salesml.datasets import CRMData, load_crm, make_crm, make_leads, make_sales
+from salesml.datasets import ContactsData, CRMData, load_crm, make_contacts, make_crm, make_leads, make_sales
 from salesml.core.features import MissingColumnsError, TabularEncoder
 from salesml.core.flow import TrainResult, train
 from salesml.customers import segments
@@ -76,4 +76,6 @@ __all__ = [
     "__version__",
     "make_sales",
     "forecast",
+    "make_contacts",
+    "ContactsData",
 ]
