@@ -89,6 +89,12 @@ class Scorer:
         X = self.encoder.transform(df)
         return self.calibrator.transform(self._raw(X, X.to_numpy(dtype=np.float64)))
 
+    def margin(self, df: pd.DataFrame) -> np.ndarray:
+        """The model's raw score (log-odds for binary tasks) for each input row, before calibration; the
+        contributions of ``score(df, reasons="all")`` add up to it."""
+        X = self.encoder.transform(df)
+        return self._raw(X, X.to_numpy(dtype=np.float64))
+
     def _raw(self, X: pd.DataFrame, matrix: np.ndarray) -> np.ndarray:
         """The model's raw score: the booster's, blended with the linear part when there is one."""
         raw = self.booster.predict(matrix, raw_score=True, **self.predict_params)
