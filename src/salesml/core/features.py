@@ -226,6 +226,8 @@ class TabularEncoder:
         if words >= 3:
             return self._text_plan(name, values)
         counts = values.value_counts()
+        # most frequent first, ties by value, so which categories are kept never depends on row or hash order
+        counts = counts.iloc[np.lexsort((counts.index.to_numpy(dtype=str), -counts.to_numpy()))]
         if len(counts) <= self.max_categories or (counts >= 2).sum() >= 0.5 * len(counts):
             common = counts[counts >= self.min_category_count]
             kept = [c for c in common.index[: self.max_categories] if not has_contact_details(str(c))]
@@ -242,7 +244,9 @@ class TabularEncoder:
         df = Counter()
         for text in values:
             df.update(set(_tokens(text)))
-        usable = (t for t, c in df.most_common() if c >= self.min_token_count)
+        # most frequent first, ties by the token itself: never by string-hash order (PYTHONHASHSEED)
+        ranked = sorted(df.items(), key=lambda tc: (-tc[1], tc[0]))
+        usable = (t for t, c in ranked if c >= self.min_token_count)
         kept = [t for t in usable if not any(is_common_name(w) for w in t.split())][: self.max_tokens]
         kept = sorted(kept)
         features = [f"{name}__n_words"] + [f"{name}__has__{t.replace(' ', '_')}" for t in kept]
