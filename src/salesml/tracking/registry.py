@@ -34,6 +34,7 @@ __all__ = [
     "GateRefused",
     "gate",
     "publish",
+    "sign_registration",
     "promote",
     "rollback",
     "set_champion",
@@ -148,10 +149,42 @@ def publish(
         else f"not promoted; champion stays v{champion_version}",
     }
     version = mlflow.register_model(model_uri, name, tags=tags | ({"salesml.run_id": run_id} if run_id else {}))
+    sign_registration(client, name, str(version.version), model_uri)
     if decision.promoted:
         set_champion(client, name, str(version.version), by="gate", reason=decision.reason)
     logger.info("registered %s v%s: %s (%s)", name, version.version, "champion" if decision.promoted else "not promoted", decision.reason)
     return str(version.version), decision
+
+
+def sign_registration(client, name: str, version: str, model_uri: str) -> str | None:
+    """With ``SALESML_SIGNING_KEY`` set, tag ``name`` v``version`` with a signature binding it to its bundle.
+
+    The tag (:data:`salesml.tracking.artifact.REGISTRATION_TAG`) is an HMAC of
+    the name, the version and the bundle's manifest digest; loading
+    ``models:/name/version`` checks it, so a signed bundle registered under
+    another name or version, or swapped in later, is refused. Returns the tag.
+    """
+    import tempfile
+    from pathlib import Path
+
+    import mlflow
+
+    from salesml.tracking.artifact import MANIFEST, REGISTRATION_TAG, file_sha256, registration_signature
+    from salesml.trust.keys import SIGNING_KEY_ENV, key_from_env
+
+    key = key_from_env(SIGNING_KEY_ENV, required=False)
+    if key is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="salesml-register-") as tmp:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=tmp))
+        manifests = [local / MANIFEST, local / "artifacts" / "bundle" / MANIFEST]
+        found = next((m for m in manifests if m.is_file()), None)
+        if found is None:
+            raise FileNotFoundError(f"{model_uri} holds no salesml bundle ({MANIFEST}); cannot sign its registration.")
+        digest = file_sha256(found)
+    tag = registration_signature(name, version, digest, key)
+    client.set_model_version_tag(name, version, REGISTRATION_TAG, tag)
+    return tag
 
 
 # ------------------------------------------------------------------ history
