@@ -217,7 +217,7 @@ class Evil:
         return (print, ("pwned",))
 
 
-@pytest.mark.parametrize("protocol", range(0, 6))
+@pytest.mark.parametrize("protocol", range(6))
 @pytest.mark.parametrize("wrap", ["plain", "gzip", "zip"])
 def test_pickles_of_every_protocol_are_found_by_content_under_any_name(model_folder, protocol, wrap):
     import gzip

@@ -315,7 +315,7 @@ def _is_pickle_stream(fh: Any) -> bool:
         stream = io.BytesIO(head + fh.read())
     try:
         pickletools.dis(stream, out=_Discard())
-    except Exception:  # not a pickle: an unknown opcode, a stack underflow, EOF before STOP...
+    except Exception:  # noqa: BLE001 - not a pickle: an unknown opcode, a stack underflow, EOF before STOP...
         return False
     return True
 
@@ -389,7 +389,12 @@ def verify_registration(name: str, version: str | int, digest: str, tag: str | N
     ``SALESML_ALLOW_UNSIGNED=1``) and a tag that does not match this name,
     version and bundle is always refused.
     """
-    from salesml.trust.keys import SIGNING_KEY_ENV, key_from_env, signature_required, unsigned_allowed
+    from salesml.trust.keys import (
+        SIGNING_KEY_ENV,
+        key_from_env,
+        signature_required,
+        unsigned_allowed,
+    )
 
     key = key_from_env(SIGNING_KEY_ENV, required=False)
     where = f"{name} v{version}"

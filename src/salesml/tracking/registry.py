@@ -169,7 +169,12 @@ def sign_registration(client, name: str, version: str, model_uri: str) -> str | 
 
     import mlflow
 
-    from salesml.tracking.artifact import MANIFEST, REGISTRATION_TAG, file_sha256, registration_signature
+    from salesml.tracking.artifact import (
+        MANIFEST,
+        REGISTRATION_TAG,
+        file_sha256,
+        registration_signature,
+    )
     from salesml.trust.keys import SIGNING_KEY_ENV, key_from_env
 
     key = key_from_env(SIGNING_KEY_ENV, required=False)
