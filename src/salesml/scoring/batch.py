@@ -595,11 +595,19 @@ def _reject_message(t: _Tally, rate: float, limit: float) -> str:
 
 
 def verify_outputs(manifest_path: str | Path) -> dict[str, Any]:
-    """Check that the files a manifest names are the ones it describes (sha256); returns the manifest."""
-    path = Path(manifest_path)
+    """Check that the files a manifest names are the ones it describes (sha256); returns the manifest.
+
+    The manifest path of a :class:`~salesml.scoring.streams.FileSink` is a link
+    through the output's ``current`` run: it is resolved once, and the files are
+    read from that same run folder, so a job publishing meanwhile cannot pair
+    this manifest with another run's files.
+    """
+    link = Path(manifest_path)
+    path = link.resolve()
+    run = path.parent if path.parent.parent.name == "runs" and path.parent.parent.parent.name.endswith(".salesml") else None
     manifest = json.loads(path.read_text("utf-8"))
     for part, info in manifest["outputs"].items():
-        target = path.parent / info["location"]
+        target = run / Path(info["location"]).name if run is not None else link.parent / info["location"]
         h = hashlib.sha256()
         with target.open("rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):

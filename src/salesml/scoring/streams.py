@@ -18,9 +18,11 @@ output, including records the parser could not split into columns:
 Sinks write the scores and the rejects as the job goes and publish them only
 when asked, all at once:
 
-* :class:`FileSink` - CSV or Parquet files written to hidden temporary files
-  beside the targets, fsynced, then renamed over them (data files first, the
-  manifest last). Killing the job leaves the old files or the new ones.
+* :class:`FileSink` - CSV or Parquet files and the manifest written into a
+  fresh run folder, fsynced, then made visible together by renaming ONE
+  symbolic link (the output paths are links through it). Killing the job
+  leaves the old run or the new one, never a mix; a lock refuses a second job
+  on the same output.
 * :class:`SqlSink` - staging tables created, filled and swapped in for the
   targets inside ONE transaction, with the manifest row; readers see the old
   tables or the new ones, and a connection lost mid-job commits nothing.
@@ -35,6 +37,7 @@ import logging
 import os
 import re
 import secrets
+import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +58,7 @@ __all__ = [
     "ParquetSource",
     "SqlSource",
     "FileSink",
+    "OutputLocked",
     "SqlSink",
     "OutputInfo",
     "open_source",
@@ -500,16 +504,6 @@ def _csv_bytes(frame: pd.DataFrame, header: bool) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # pragma: no cover - someone else's process
-        return True
-    return True
-
-
 def _write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
@@ -531,8 +525,25 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+class OutputLocked(RuntimeError):
+    """Another job is writing the same output; refused rather than letting the last writer win silently."""
+
+
 class FileSink:
-    """Scores and rejects as CSV or Parquet files, plus a JSON manifest, published by rename.
+    """Scores, rejects and a JSON manifest as files, published together by ONE rename.
+
+    Each run is written into its own folder of a hidden store beside the scores
+    file (``.<scores name>.salesml/runs/<run>/``). Publishing renames one
+    symbolic link, ``current``, to the new run; the paths the user asked for
+    (``scores.parquet``, ``scores.rejects.parquet``, ``scores.manifest.json``)
+    are links through ``current``, so the three files switch from one run to
+    the next at the same instant, whatever the moment a job is killed. A reader
+    that opens them during a switch can still pair two runs; :func:`verify_outputs`
+    resolves ``current`` once and reads one run. The previous run is kept (a
+    reader may still have it open), older ones are deleted.
+
+    While it writes, a job holds an exclusive lock on the store (``flock``):
+    a second job on the same output fails at once with :class:`OutputLocked`.
 
     Parameters
     ----------
@@ -555,7 +566,12 @@ class FileSink:
         targets = [p.resolve() for p in (*self.paths.values(), self.manifest_path)]
         if len(set(targets)) != len(targets):
             raise ValueError(f"The scores, rejects and manifest outputs must be different files. Got {[str(p) for p in targets]}.")
-        self._tmp: dict[str, Path] = {}
+        names = [p.name for p in (*self.paths.values(), self.manifest_path)]
+        if len(set(names)) != len(names):
+            raise ValueError(f"The scores, rejects and manifest outputs need different file names (one run keeps them side by side). Got {names}.")
+        self.store = self.paths["scores"].parent / f".{self.paths['scores'].name}.salesml"
+        self._run: Path | None = None
+        self._lock: Any = None
         self._writers: dict[str, Any] = {}
         self._handles: dict[str, Any] = {}
         self._hashes: dict[str, Any] = {}
@@ -565,31 +581,75 @@ class FileSink:
     def describe(self) -> dict[str, Any]:
         return {"kind": "files", "scores": str(self.paths["scores"]), "rejects": str(self.paths["rejects"]), "manifest": str(self.manifest_path)}
 
-    def _temp_for(self, target: Path) -> Path:
-        return target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    # ------------------------------------------------------------ locking
+    def _acquire(self) -> None:
+        import fcntl
 
-    @staticmethod
-    def _remove_stale_temps(target: Path) -> None:
-        """Temporary files left by a job that was killed (its process is gone)."""
-        pattern = re.compile(rf"^\.{re.escape(target.name)}\.(\d+)\.[0-9a-f]+\.tmp$")
-        if not target.parent.is_dir():
+        created = not self.store.exists()
+        self.store.mkdir(parents=True, exist_ok=True)
+        while True:
+            fh = open(self.store / "lock", "a+")  # noqa: SIM115 - held open for the whole job
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.seek(0)
+                holder = fh.read().strip() or "unknown"
+                fh.close()
+                raise OutputLocked(
+                    f"Another salesml job ({holder}) is writing {self.paths['scores']}; two jobs must not write one "
+                    "output (the last one would silently replace the other). Wait for it to finish, or write elsewhere."
+                ) from None
+            try:  # the store may have been removed (and re-created) by a job that just failed: lock the live file
+                same = os.stat(self.store / "lock").st_ino == os.fstat(fh.fileno()).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            fh.close()
+            self.store.mkdir(parents=True, exist_ok=True)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}, started {pd.Timestamp.now(tz='UTC').isoformat(timespec='seconds')}\n")
+        fh.flush()
+        self._lock = fh
+        self._created_store = created
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.close()  # closing the file drops the flock
+            self._lock = None
+
+    def _current(self) -> str | None:
+        try:
+            return os.readlink(self.store / "current")
+        except (FileNotFoundError, OSError):
+            return None
+
+    def _remove_stale_runs(self, keep: set[str]) -> None:
+        """Runs neither current nor previous, and folders of killed jobs (we hold the lock: nobody else writes)."""
+        runs = self.store / "runs"
+        if not runs.is_dir():
             return
-        for p in target.parent.iterdir():
-            m = pattern.match(p.name)
-            if m and not _pid_alive(int(m.group(1))):
-                logger.info("removing %s, left by a job that was killed", p)
-                p.unlink(missing_ok=True)
+        for d in runs.iterdir():
+            if f"runs/{d.name}" not in keep:
+                logger.info("removing %s (an old run, or one left by a job that was killed)", d)
+                shutil.rmtree(d, ignore_errors=True)
 
+    # ------------------------------------------------------------ writing
     def open(self, schemas: Mapping[str, Any]) -> None:
         import pyarrow.parquet as pq
 
         self._schemas = dict(schemas)
         for target in (*self.paths.values(), self.manifest_path):
             target.parent.mkdir(parents=True, exist_ok=True)
-            self._remove_stale_temps(target)
+        self._acquire()
+        current = self._current()
+        self._remove_stale_runs({current, self._previous()} - {None})
+        (self.store / "runs").mkdir(exist_ok=True)
+        self._run = self.store / "runs" / f".partial-{os.getpid()}-{secrets.token_hex(4)}"
+        self._run.mkdir()
         for part, target in self.paths.items():
-            tmp = self._temp_for(target)
-            self._tmp[part] = tmp
+            tmp = self._run / target.name
             self._rows[part] = 0
             if FILE_FORMATS[target.suffix.lower()] == "parquet":
                 self._writers[part] = pq.ParquetWriter(tmp, schemas[part])
@@ -599,6 +659,12 @@ class FileSink:
                 header = _csv_bytes(pd.DataFrame({n: [] for n in schemas[part].names}), header=True)
                 self._handles[part].write(header)
                 self._hashes[part].update(header)
+
+    def _previous(self) -> str | None:
+        try:
+            return (self.store / "previous").read_text("utf-8").strip() or None
+        except FileNotFoundError:
+            return None
 
     def write(self, part: str, frame: pd.DataFrame) -> None:
         if len(frame) == 0:
@@ -612,9 +678,10 @@ class FileSink:
         self._rows[part] += len(frame)
 
     def finish(self) -> dict[str, OutputInfo]:
+        assert self._run is not None
         out: dict[str, OutputInfo] = {}
         for part, target in self.paths.items():
-            tmp = self._tmp[part]
+            tmp = self._run / target.name
             if part in self._writers:
                 self._writers.pop(part).close()
                 digest = file_sha256(tmp)
@@ -631,18 +698,30 @@ class FileSink:
         return out
 
     def publish(self, manifest: Mapping[str, Any]) -> None:
-        tmp = self._temp_for(self.manifest_path)
-        self._tmp["manifest"] = tmp
-        with tmp.open("wb") as fh:
+        assert self._run is not None
+        with (self._run / self.manifest_path.name).open("wb") as fh:
             fh.write((json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8"))
             fh.flush()
             os.fsync(fh.fileno())
-        # Data files first, the manifest last: a manifest always describes files already in place.
-        for part in ("rejects", "scores"):
-            os.replace(self._tmp.pop(part), self.paths[part])
-        os.replace(self._tmp.pop("manifest"), self.manifest_path)
-        for directory in {p.resolve().parent for p in (*self.paths.values(), self.manifest_path)}:
-            _fsync_dir(directory)
+        _fsync_dir(self._run)
+        run_id = f"{pd.Timestamp.now(tz='UTC').strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{secrets.token_hex(4)}"
+        final = self.store / "runs" / run_id
+        os.rename(self._run, final)  # still invisible: `current` points elsewhere
+        self._run = None
+        _fsync_dir(self.store / "runs")
+        previous = self._current()
+        if previous is not None:
+            _write_atomic(self.store / "previous", previous.encode("utf-8"))
+        # THE publish step: one atomic rename switches scores, rejects and manifest together.
+        _symlink_atomic(f"runs/{run_id}", self.store / "current")
+        _fsync_dir(self.store)
+        for target in (*self.paths.values(), self.manifest_path):  # stable links through `current`
+            link = os.path.relpath(self.store.resolve() / "current" / target.name, target.parent.resolve())
+            if not (target.is_symlink() and os.readlink(target) == link):
+                _symlink_atomic(link, target)  # only on a first run (or over files of an older salesml)
+                _fsync_dir(target.parent)
+        self._remove_stale_runs({f"runs/{run_id}", previous} - {None})
+        self._release()
 
     def abort(self) -> None:
         for writer in self._writers.values():
@@ -654,9 +733,23 @@ class FileSink:
             fh.close()
         self._writers.clear()
         self._handles.clear()
-        for tmp in self._tmp.values():
-            tmp.unlink(missing_ok=True)
-        self._tmp.clear()
+        if self._run is not None:
+            shutil.rmtree(self._run, ignore_errors=True)
+            self._run = None
+        if self._lock is not None and self._current() is None:  # nothing was ever published here: leave no trace
+            shutil.rmtree(self.store, ignore_errors=True)
+        self._release()
+
+
+def _symlink_atomic(target: str, link: Path) -> None:
+    """Make ``link`` a symbolic link to ``target`` in one rename (readers see the old link or the new one)."""
+    tmp = link.with_name(f".{link.name}.{os.getpid()}.{secrets.token_hex(4)}.link")
+    os.symlink(target, tmp)
+    try:
+        os.replace(tmp, link)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _sql_type(arrow_type: Any):
