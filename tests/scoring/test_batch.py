@@ -116,12 +116,13 @@ def test_planted_faults_are_each_rejected_once_with_the_right_reason(scorer, pla
         for r, reason, column in zip(rejects["row"], rejects["reason"], rejects["column"])
     }
     assert got == truth
-    keyed = rejects[~rejects["reason"].isin(["missing_key", "malformed_row"])]
+    keyed = rejects[~rejects["reason"].isin(["missing_key"])]  # a malformed record keeps its key too
     assert keyed["lead_id"].tolist() == [str(frame.at[int(r), "lead_id"]) for r in keyed["row"]]
     dup = rejects[rejects["reason"] == "duplicate_key"]
     assert dup["value"].isna().all()
     assert set(rejects.loc[rejects["reason"] == "not_a_number", "value"]) == {"many"}
-    assert rejects.loc[rejects["reason"] == "malformed_row", "value"].str.match(r"3 fields where the header has \d+").all()
+    malformed = rejects[rejects["reason"] == "malformed_row"]
+    assert (malformed["value"] == [f"line {r + 2}: 3 fields where the header has 18" for r in malformed["row"]]).all()
 
     scores = pd.read_parquet(tmp_path / "scores.parquet")
     assert_same_scores(scores, reference(scorer, good))  # good rows: identical to scoring the clean subset
@@ -192,13 +193,15 @@ def test_file_truncated_mid_row(scorer, fresh, tmp_path):
     assert (result.rows_in, result.rows_scored, result.rows_rejected) == (300, 299, 1)
     rejects = pd.read_parquet(tmp_path / "scores.rejects.parquet")
     assert rejects[["row", "reason"]].values.tolist() == [[299, "truncated_row"]]
-    assert rejects["value"].iloc[0].startswith("the file ends inside this record")
+    assert rejects["value"].iloc[0].startswith("line 301: the file ends inside this record: 2 fields where the header has")
+    assert rejects["lead_id"].iloc[0] == str(fresh["lead_id"].iloc[299])  # the key survives the cut
     assert_same_scores(pd.read_parquet(tmp_path / "scores.parquet"), reference(scorer, fresh.head(299)))
 
-    # Cut inside a value, with every field present: still caught (no final newline).
-    (tmp_path / "cut2.csv").write_bytes(data[:-3])
-    result = score_batch(scorer, tmp_path / "cut2.csv", tmp_path / "s2.parquet", as_of=AS_OF, reasons="none")
-    assert (result.rows_scored, result.rows_rejected) == (299, 1)
+    # A last line without a final newline, every field present: a record like any other (issue 14).
+    (tmp_path / "no_newline.csv").write_bytes(data.rstrip(b"\n"))
+    result = score_batch(scorer, tmp_path / "no_newline.csv", tmp_path / "s2.parquet", as_of=AS_OF, reasons="none")
+    assert (result.rows_scored, result.rows_rejected) == (300, 0)
+    assert_same_scores(pd.read_parquet(tmp_path / "s2.parquet"), reference(scorer, fresh.head(300)))
 
 
 def test_wrong_types_in_a_parquet_file(scorer, fresh, tmp_path):

@@ -70,8 +70,9 @@ MANIFEST_FORMAT = "salesml-batch/1"
 
 #: Every reason a record can be rejected for, and what it means.
 REJECT_REASONS: dict[str, str] = {
-    "malformed_row": "the record does not have the header's number of fields",
+    "malformed_row": "the record cannot be split into the header's fields (a field too many or too few, or a quote never closed)",
     "truncated_row": "the file ends inside this record (cut off while being written or copied)",
+    "bad_encoding": "the record is not UTF-8 text (a Latin-1 / Windows-1252 export?): re-export the file as UTF-8",
     "missing_key": "the key column is empty",
     "duplicate_key": "the key appeared in an earlier record of the input (the first record with a key is scored)",
     "future_date": "the record's time is after the job's as-of time",
@@ -388,6 +389,8 @@ class ChunkScorer:
         rows = found["row"].to_numpy()
         in_frame = np.isin(rows, frame.index.to_numpy())
         key_of = keys.reindex(rows).astype(object).where(in_frame, None)
+        for i in np.flatnonzero(~in_frame):  # a malformed record: its key if it could still be read
+            key_of.iloc[i] = chunk.readable.get(int(rows[i]), {}).get(self.key)
         values: list[str | None] = []
         for row, column, reason, ok in zip(rows, found["column"], found["reason"], in_frame):
             if not ok or column is None:
