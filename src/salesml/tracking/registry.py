@@ -70,6 +70,30 @@ class GateDecision:
         return {f"salesml.gate.{k}": "" if v is None else str(v) for k, v in asdict(self).items()}
 
 
+def _serialised(fn: Callable) -> Callable:
+    """Run a registry change under the store's lock: its read-modify-write of aliases and history is atomic."""
+    import functools
+
+    @functools.wraps(fn)
+    def locked(client, *args: Any, **kwargs: Any) -> Any:
+        from salesml.tracking.tracker import store_lock
+
+        with store_lock(_tracking_uri(client)):
+            return fn(client, *args, **kwargs)
+
+    return locked
+
+
+def _tracking_uri(client) -> str:
+    inner = getattr(client, "_tracking_client", None)
+    uri = getattr(inner, "tracking_uri", None)
+    if uri is None:
+        import mlflow
+
+        uri = mlflow.get_tracking_uri()
+    return str(uri)
+
+
 def gate(
     *,
     metric: str,
@@ -97,6 +121,7 @@ def gate(
     return GateDecision(passed, rule_text, metric, candidate, champion, champion_version, tolerance, champion_measured_on, rule)
 
 
+@_serialised
 def publish(
     client,
     *,
@@ -229,6 +254,7 @@ def _record(client, name: str, event: dict[str, Any]) -> None:
     client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history[-MAX_HISTORY:]))
 
 
+@_serialised
 def set_champion(client, name: str, version: str, *, by: str, reason: str) -> dict[str, Any]:
     """Make ``version`` the champion, keeping the replaced one as ``previous-champion``; returns the event recorded."""
     version = str(version)
@@ -250,6 +276,7 @@ def set_champion(client, name: str, version: str, *, by: str, reason: str) -> di
     return event
 
 
+@_serialised
 def promote(
     client,
     name: str,
@@ -314,6 +341,7 @@ def promote(
     return decision
 
 
+@_serialised
 def rollback(client, name: str, *, reason: str = "") -> dict[str, Any]:
     """Undo the latest promotion: the champion before it becomes champion again; returns the event recorded."""
     current = _alias_version(client, name, CHAMPION)
