@@ -150,3 +150,22 @@ def test_models_saved_before_the_contract_existed_stay_permissive(frame):
     bad.loc[0, "visits"] = None
     bad.loc[1, "visits"] = -4
     assert old.row_issues(bad).empty
+
+
+def test_rare_category_values_never_leave_the_encoder():
+    """A surname in a harmlessly named column (19 rows) must not reach the model's metadata,
+    its input example or a monitoring profile; a value in 20 rows is a real category."""
+    from salesml.monitoring.monitor import reference_profile
+
+    rng = np.random.default_rng(0)
+    team = rng.choice(["north", "south", "east", "west"], 2_000).astype(object)
+    team[:19] = "Quartermaine"
+    team[100:120] = "central"
+    frame = pd.DataFrame({"team": team, "visits": rng.integers(0, 9, 2_000)})
+    enc = TabularEncoder().fit(frame)
+    assert enc.plan_of("team").categories == ["central", "east", "north", "south", "west"]
+    assert "Quartermaine" not in json.dumps(enc.to_dict())
+    assert "Quartermaine" not in json.dumps(enc.example_row(), default=str)
+    assert np.isnan(enc.transform(frame.head(19))["team"]).all()  # folded into "new or unknown"
+    profile = reference_profile(enc, frame, np.zeros(len(frame)))
+    assert "Quartermaine" not in json.dumps(profile, default=str)

@@ -146,9 +146,12 @@ class TabularEncoder:
     max_categories : categories kept per column (most frequent first).
     min_token_count : rows a text token must appear in to become a feature.
     max_tokens : tokens kept per text column (most frequent first).
-    min_category_count : rows a category must appear in to be kept (rarer ones
-        are treated as missing: a value shared by a handful of rows points at
-        those people and teaches the model nothing).
+    min_category_count : training rows a category must appear in to be kept
+        (default 20). Rarer values are folded, with unseen ones, into "new or
+        unknown" before anything is learnt: they never reach the model, its
+        metadata, input examples or monitoring reports (a value shared by a
+        handful of rows, a surname say, points at those people and teaches the
+        model nothing).
     """
 
     def __init__(
@@ -160,7 +163,7 @@ class TabularEncoder:
         max_categories: int = 100,
         min_token_count: int = 20,
         max_tokens: int = 60,
-        min_category_count: int = 5,
+        min_category_count: int = 20,
     ):
         self.time_column = time_column
         self.exclude = list(exclude)
