@@ -169,3 +169,19 @@ def test_rare_category_values_never_leave_the_encoder():
     assert np.isnan(enc.transform(frame.head(19))["team"]).all()  # folded into "new or unknown"
     profile = reference_profile(enc, frame, np.zeros(len(frame)))
     assert "Quartermaine" not in json.dumps(profile, default=str)
+
+
+def test_text_in_a_number_column_stops_training_unless_allowed():
+    rng = np.random.default_rng(0)
+    visits = rng.integers(0, 9, 1_000).astype(str).astype(object)
+    visits[:20] = "many"  # 2% of the rows
+    visits[20:25] = ""  # empty is missing, not text
+    pages = rng.integers(0, 9, 1_000).astype(str).astype(object)
+    pages[:12] = "n/a?"
+    frame = pd.DataFrame({"visits": visits, "pages": pages, "channel": rng.choice(["web", "event"], 1_000)})
+    with pytest.raises(ValueError, match=r"Text in number columns of the training data: 'visits' has 20 of 1,000 values "
+                                         r"that are not numbers \(e.g. 'many'\); 'pages' has 12 of 1,000 .*allow_non_numeric"):
+        TabularEncoder().fit(frame)
+    enc = TabularEncoder(allow_non_numeric=["visits", "pages"]).fit(frame)
+    assert enc.plan_of("visits").kind == "numeric"
+    assert np.isnan(enc.transform(frame.head(20))["visits"]).all()
