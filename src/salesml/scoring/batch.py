@@ -263,7 +263,9 @@ def load_for_batch(model: str | Path | Scorer, *, tracking_uri: str | None = Non
             from salesml.tracking.tracker import default_tracking_uri
 
             ref = uri[len("models:/") :]
-            client = mlflow.MlflowClient(tracking_uri=tracking_uri or default_tracking_uri())
+            from salesml.scoring.scorer import existing_store
+
+            client = mlflow.MlflowClient(tracking_uri=existing_store(tracking_uri or default_tracking_uri(), uri))
             if "@" in ref:
                 name, alias = ref.split("@", 1)
                 version = str(client.get_model_version_by_alias(name, alias).version)

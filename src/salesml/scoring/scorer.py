@@ -148,6 +148,16 @@ def _bundle_dir(path: Path) -> Path:
     )
 
 
+def existing_store(store: str, uri: str) -> str:
+    """``store`` when it exists: MLflow would create an empty SQLite store, then fail to find ``uri`` in it."""
+    if store.startswith("sqlite:///") and not Path(store.removeprefix("sqlite:///")).is_file():
+        raise FileNotFoundError(
+            f"No MLflow store at {store.removeprefix('sqlite:///')} to load {uri} from. Set MLFLOW_TRACKING_URI "
+            "(or --tracking-uri) to the store the model was registered in, or pass a model folder."
+        )
+    return store
+
+
 def _registered_version(uri: str, tracking_uri: str) -> tuple[str, str, str | None] | None:
     """(name, version, registration signature tag) of a ``models:/name/version`` or ``models:/name@alias`` URI."""
     if not uri.startswith("models:/"):
@@ -177,7 +187,8 @@ def load_model(uri: str | Path, *, tracking_uri: str | None = None) -> Scorer:
 
     from salesml.tracking.tracker import default_tracking_uri
 
-    mlflow.set_tracking_uri(tracking_uri or default_tracking_uri())
+    store = existing_store(tracking_uri or default_tracking_uri(), str(uri))
+    mlflow.set_tracking_uri(store)
     with tempfile.TemporaryDirectory(prefix="salesml-model-") as tmp:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=str(uri), dst_path=tmp))
         refuse_pickles(local)
