@@ -266,8 +266,7 @@ class CsvSource:
         missing = [c for c in columns if c not in header]
         if missing:
             raise _missing_columns_error(missing, str(self.path))
-        for chunk in self._records(header, columns, chunk_size):
-            yield chunk
+        yield from self._records(header, columns, chunk_size)
 
     def _records(self, header: list[str], columns: Sequence[str], chunk_size: int) -> Iterator[Chunk]:
         import csv
