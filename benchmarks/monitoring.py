@@ -19,7 +19,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np  # noqa: E402
 
 import salesml  # noqa: E402
-from salesml.monitoring.monitor import Profile, monitor, psi  # noqa: E402
+from salesml.monitoring.drift import Profile, psi  # noqa: E402
+from salesml.monitoring.monitor import monitor  # noqa: E402
 
 
 def main() -> None:
@@ -42,7 +43,7 @@ def main() -> None:
     predict_s = time.perf_counter() - t
 
     ref = scorer.metadata["monitoring_reference"]
-    from salesml.monitoring.monitor import _monitored
+    from salesml.monitoring.drift import _monitored
 
     plans = {p.name: p for p in scorer.encoder.columns_}
     t = time.perf_counter()

@@ -125,6 +125,9 @@ def score(
     chunk_size: int = typer.Option(50_000, "--chunk-size", help="Records per chunk (memory grows with it, not with the input)."),
     as_of: str = typer.Option(None, "--as-of", help="Reject records dated after this time (ISO, UTC; default: now)."),
     threads: int = typer.Option(None, "--threads", help="LightGBM prediction threads (default: all cores)."),
+    horizon: str = typer.Option(
+        None, "--horizon", help="CLV: the horizon to value customers over, e.g. 39W, 6M, 2Y (default: the trained one)."
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
     pseudonymise: bool = typer.Option(
         False, "--pseudonymise", help="Write keyed pseudonyms (HMAC-SHA256, key in SALESML_PSEUDONYM_KEY) instead of raw ids."
@@ -148,6 +151,14 @@ def score(
 
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
+        scoring_model = model
+        if horizon:
+            scoring_model = _load_scorer(model)
+            if not getattr(scoring_model.task, "rescales_horizon", False):
+                raise typer.BadParameter(
+                    f"the {scoring_model.task.title} model answers its trained horizon only; --horizon is for CLV models."
+                )
+            scoring_model = scoring_model.with_params(horizon=horizon)
         source = open_source(input, query=query, table=table)
         sink = open_sink(output, table=output_table, rejects=rejects, manifest=manifest)
         progress = Progress(
@@ -162,7 +173,7 @@ def score(
                                 description=f"Scoring ({p.rows_rejected:,} rejected)")
 
             result = score_batch(
-                model, source, sink, reasons=reasons.value, max_reject_rate=max_reject_rate,
+                scoring_model, source, sink, reasons=reasons.value, max_reject_rate=max_reject_rate,
                 chunk_size=chunk_size, as_of=as_of, threads=threads, on_progress=on_progress,
                 pseudonymise=pseudonymise,
             )

@@ -52,6 +52,32 @@ def test_conditional_expectation_and_alive_probability_match_the_simulated_futur
     assert model.expected_purchases(39, [0], [0.0], [0.0])[0] == pytest.approx(model.expected_purchases_new(39), rel=1e-9)
 
 
+def test_probability_of_a_purchase_matches_the_simulated_future_where_p_alive_cannot(simulated):
+    data, model = simulated
+    x, rec, T = data["frequency"], data["recency"], data["T"]
+    bought = (data["holdout_purchases"] > 0).to_numpy()
+    prob = model.probability_of_purchase(39, x, rec, T)
+    assert prob.mean() == pytest.approx(bought.mean(), abs=0.01)
+    # one-purchase customers: P(alive) is 1 for all of them, P(purchase) matches their simulated future
+    single = (x == 0).to_numpy()
+    assert (model.probability_alive(x, rec, T)[single] == 1.0).all()
+    assert prob[single].mean() == pytest.approx(bought[single].mean(), abs=0.01)
+    # a customer with no history: 1 - (alpha / (alpha + t)) ** r, the Gamma mixture of Poisson zeros
+    p = CDNOW
+    fresh = BetaGeoModel.from_dict({"params": p}).probability_of_purchase(39, [0], [0.0], [0.0])[0]
+    assert fresh == pytest.approx(1 - (p["alpha"] / (p["alpha"] + 39)) ** p["r"], rel=1e-12)
+
+
+def test_discounted_purchases_sum_monthly_steps_and_equal_the_plain_ones_at_zero_rate():
+    model = BetaGeoModel.from_dict({"params": CDNOW})
+    x, rec, T = [2, 0], [30.43, 0.0], [38.86, 20.0]
+    np.testing.assert_array_equal(model.discounted_purchases(39, x, rec, T), model.expected_purchases(39, x, rec, T))
+    # two steps of 19.5 time units: the first half's purchases discounted by 1.2 ** -(19.5 / 365.25), then the rest
+    half, full = model.expected_purchases(19.5, x, rec, T), model.expected_purchases(39, x, rec, T)
+    want = half * 1.2 ** -(19.5 / 365.25) + (full - half) * 1.2 ** -(39 / 365.25)
+    np.testing.assert_allclose(model.discounted_purchases(39, x, rec, T, annual_rate=0.2, step=19.5), want, rtol=1e-12)
+
+
 def test_analytic_gradient_matches_finite_differences(simulated):
     data, _ = simulated
     x, rec, T = (data[c].to_numpy(dtype=float)[:2000] for c in ("frequency", "recency", "T"))

@@ -45,10 +45,10 @@ def test_features_and_targets_of_a_hand_built_customer():
     tx = orders(
         ("A", "2024-01-10", 100), ("A", "2024-03-10", 200, "addon"), ("A", "2024-05-10", 300),
         ("A", "2024-05-20", -50), ("A", "2024-07-01", 400), ("A", "2024-09-15", 80),
-        ("B", "2024-04-01", -20), ("C", "2024-02-01", 0),  # a lone credit note; a zero line (dropped under "net")
+        ("B", "2024-04-01", -20), ("C", "2024-02-01", 0),  # a lone credit note; a zero line
     )
     snap = snapshots.build(tx, cutoffs=["2024-06-01"], horizon="3M", settings={"as_of": FAR})
-    assert snap["customer_id"].tolist() == ["A", "B"]
+    assert snap["customer_id"].tolist() == ["A", "B", "C"]  # C spent nothing but is a customer
     a = snap.iloc[0]
     assert a["orders_total"] == 3 and a["repeat_orders"] == 2
     assert a["revenue_total"] == pytest.approx(550.0)  # 600 of orders net of the 50 return
@@ -69,6 +69,8 @@ def test_features_and_targets_of_a_hand_built_customer():
     b = snap.iloc[1]
     assert b["orders_total"] == 0 and np.isnan(b["days_since_last_order"]) and np.isnan(b["avg_order_value"])
     assert b["revenue_total"] == pytest.approx(-20.0) and b["tenure_days"] == pytest.approx(61.0)
+    c = snap.iloc[2]
+    assert c["orders_total"] == 0 and c["revenue_total"] == 0.0 and c["target_revenue"] == 0.0
 
 
 def test_single_order_customers_and_order_lines():
@@ -198,9 +200,10 @@ def test_vectorised_builder_matches_the_brute_force_reference(tx, acts, cut_days
 def test_changing_adding_or_deleting_events_after_a_cutoff_leaves_its_features_unchanged(
     past, future_a, future_b, acts_past, acts_a, acts_b
 ):
-    # Past events lie at or before the cutoff (the last second included); the two futures differ
-    # arbitrarily: other orders, returns and activities, new customers, none at all, duplicated lines.
-    cutoff = START + pd.Timedelta(days=400) - pd.Timedelta(seconds=1)
+    # Past events lie strictly before the cutoff (its last second included); the two futures, from the
+    # cutoff's own second on, differ arbitrarily: other orders, returns and activities, new customers,
+    # none at all, duplicated lines.
+    cutoff = START + pd.Timedelta(days=400)
     future_b = pd.concat([future_b, future_b.head(2)], ignore_index=True)
     kw = dict(cutoffs=[cutoff], customers=CUST_TABLE, settings={"as_of": FAR})
     a = snapshots.build(pd.concat([past, future_a], ignore_index=True), activities=pd.concat([acts_past, acts_a]), **kw)
@@ -265,7 +268,7 @@ def test_unreadable_values_name_every_problem_at_once():
 
 def test_cutoff_before_any_data():
     tx = orders(("A", "2024-01-10", 100))
-    with pytest.raises(DataValidationError, match=r"cutoff 2023-06-01 comes before any data \(the first customer appears on 2024-01-10\)\. Fix: use cutoffs on or after 2024-01-10"):
+    with pytest.raises(DataValidationError, match=r"cutoff 2023-06-01 comes before any data \(the first customer appears on 2024-01-10\)\. Fix: use cutoffs after 2024-01-10"):
         snapshots.build(tx, cutoffs=["2023-06-01", "2024-06-01"], settings={"as_of": FAR})
 
 
@@ -298,3 +301,100 @@ def test_horizons(value, expected):
 def test_bad_horizons_say_what_is_expected(value):
     with pytest.raises(ValueError, match=r"The horizon must be a positive length of time such as '12M'"):
         snapshots.parse_horizon(value)
+
+
+# --------------------------------------------------------------------------- cutoff semantics, dates, nothing dropped
+def test_an_order_dated_on_the_cutoff_day_is_in_the_target_window_not_the_history():
+    tx = orders(("A", "2024-01-10", 100), ("A", "2024-03-01", 70), ("A", "2024-03-31", 5), ("A", "2024-04-01", 9))
+    row = snapshots.build(tx, cutoffs=["2024-03-01"], horizon="1M", settings={"as_of": FAR}).iloc[0]
+    assert row["orders_total"] == 1 and row["revenue_total"] == 100.0  # the order of 1 March is not history
+    assert row["target_orders"] == 2 and row["target_revenue"] == 75.0  # [1 March, 1 April): 1 and 31 March
+    stamped = orders(("A", "2024-02-29 23:59:59", 100), ("A", "2024-03-01 00:00:00", 70))
+    row = snapshots.build(stamped, cutoffs=["2024-03-01"], horizon="1M", settings={"as_of": FAR}).iloc[0]
+    assert row["orders_total"] == 1 and row["target_orders"] == 1  # the last second before is history, midnight is not
+
+
+@st.composite
+def dated_orders(draw, lo: int, hi: int, prefix: str):
+    """Date-only order lines (midnight) on days [lo, hi) after START."""
+    n = draw(st.integers(0, 20))
+    rows = [
+        {
+            "order_id": f"{prefix}{i}",
+            "customer_id": draw(st.sampled_from(CUSTOMERS)),
+            "order_date": (START + pd.Timedelta(days=draw(st.integers(lo, hi - 1)))).strftime("%Y-%m-%d"),
+            "amount": float(draw(st.sampled_from([-5.5, 0.0, 12.5, 99.99, 250.0]))),
+            "product": draw(st.sampled_from(["a", "b"])),
+        }
+        for i in range(n)
+    ]
+    return pd.DataFrame(rows, columns=["order_id", "customer_id", "order_date", "amount", "product"])
+
+
+@FAST
+@given(
+    past=dated_orders(0, 300, "P"), future_a=dated_orders(300, 500, "F"), future_b=dated_orders(300, 500, "G"),
+    later=st.lists(st.integers(0, 200), min_size=1, max_size=3),
+)
+def test_date_only_orders_on_or_after_each_cutoff_day_never_move_its_features(past, future_a, future_b, later):
+    # The cutoff is day 300 at midnight; the perturbed events start on that very day (same-day look-ahead)
+    cutoff = START + pd.Timedelta(days=300)
+    cuts = [cutoff - pd.DateOffset(months=2), cutoff]
+    kw = dict(cutoffs=cuts, customers=CUST_TABLE, settings={"as_of": FAR})
+    a = snapshots.build(pd.concat([past, future_a], ignore_index=True), **kw)
+    b = snapshots.build(pd.concat([future_b, past], ignore_index=True), **kw)
+    pd.testing.assert_frame_equal(a, b, check_dtype=False)
+
+
+@pytest.mark.parametrize(
+    "dates, settings",
+    [
+        ([20240110, 20240305], {}),  # integers as many order logs store them
+        (["20240110", "20240305"], {}),
+        ([20240110.0, 20240305.0], {}),  # read from a CSV with gaps elsewhere
+        (["10/01/2024", "05/03/2024"], {"date_format": "%d/%m/%Y"}),
+    ],
+)
+def test_yyyymmdd_and_explicit_date_formats_are_read(dates, settings):
+    tx = pd.DataFrame({"customer_id": ["A", "A"], "order_date": dates, "amount": [10.0, 20.0]})
+    row = snapshots.build(tx, cutoffs=["2024-04-01"], settings={"as_of": FAR, **settings}).iloc[0]
+    assert row["orders_total"] == 2
+    assert row["days_since_first_order"] == (pd.Timestamp("2024-04-01") - pd.Timestamp("2024-01-10")).days
+    assert snapshots.data_end(tx, settings) == pd.Timestamp("2024-03-06")
+
+
+def test_an_unreadable_date_names_the_format_setting():
+    tx = pd.DataFrame({"customer_id": ["A", "A"], "order_date": [20240110, 20241399], "amount": [10.0, 20.0]})
+    with pytest.raises(DataValidationError, match=r"column 'order_date': has missing or unparseable dates .*params.date_format"):
+        snapshots.build(tx, cutoffs=["2024-04-01"], settings={"as_of": FAR})
+
+
+@pytest.mark.parametrize("policy, orders_total, revenue", [("drop", 2, 150.0), ("keep", 3, 250.0)])
+def test_identical_lines_are_dropped_or_kept_as_purchases(policy, orders_total, revenue):
+    # no order ids: two identical lines are two purchases of the same value on the same day
+    tx = pd.DataFrame({"customer_id": ["A", "A", "A"], "order_date": ["2024-01-10", "2024-01-10", "2024-02-10"], "amount": [100.0, 100.0, 50.0]})
+    row = snapshots.build(tx, cutoffs=["2024-04-01"], settings={"as_of": FAR, "duplicates": policy}).iloc[0]
+    assert row["orders_total"] == orders_total and row["revenue_total"] == revenue
+    with pytest.raises(DataValidationError, match=r"has order lines identical in every column \(1 row"):
+        snapshots.build(tx, cutoffs=["2024-04-01"], settings={"as_of": FAR, "duplicates": "error"})
+
+
+@pytest.mark.parametrize("returns", ["net", "drop"])
+def test_customers_with_only_zero_or_ignored_lines_are_kept(returns):
+    tx = orders(("A", "2024-01-10", 100), ("Z", "2024-01-12", 0), ("R", "2024-02-01", -30))
+    snap = snapshots.build(tx, cutoffs=["2024-04-01"], settings={"as_of": FAR, "returns": returns})
+    assert snap["customer_id"].tolist() == ["A", "R", "Z"]
+    z = snap.set_index("customer_id").loc["Z"]
+    assert z["orders_total"] == 0 and z["revenue_total"] == 0.0 and z["tenure_days"] == 80.0
+    assert snap.set_index("customer_id").loc["R", "revenue_total"] == (-30.0 if returns == "net" else 0.0)
+
+
+def test_a_short_history_plans_shorter_training_windows_or_says_which_horizon_would_work():
+    tx = orders(*[("A", f"2024-{m:02d}-10", 100) for m in range(1, 13)])  # 2024-01-10 .. 2024-12-10
+    plan = snapshots.plan_cutoffs(tx, horizon="5M", settings={"as_of": FAR}, shorter_training_windows=True)
+    assert plan.mode == "short_history" and plan.holdout == pd.Timestamp("2024-07-01")  # + 5M <= 2024-12-11
+    assert plan.train_horizon == snapshots.Horizon(1, "M")  # cutoffs from 2024-05-01 (3 months of history)
+    assert plan.valid == pd.Timestamp("2024-06-01") and plan.train == (pd.Timestamp("2024-05-01"),)
+    assert snapshots.plan_cutoffs(tx, horizon="2M", settings={"as_of": FAR}, shorter_training_windows=True).mode == "standard"
+    with pytest.raises(DataValidationError, match=r"before a holdout cutoff followed by a complete 6M window .*Fix: use a horizon of at most 5 months"):
+        snapshots.plan_cutoffs(tx, horizon="6M", settings={"as_of": FAR}, shorter_training_windows=True)

@@ -13,19 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from salesml.cli import app
-from salesml.monitoring.monitor import (
-    KpiSettings,
-    Profile,
-    attainment,
-    categorical_profile,
-    kpi_alerts,
-    kpi_light,
-    load_kpis,
-    monitor,
-    numeric_profile,
-    psi,
-    psi_light,
-)
+from salesml.monitoring.drift import Profile, categorical_profile, numeric_profile, psi, psi_light
+from salesml.monitoring.kpis import attainment, kpi_alerts, kpi_light, load_kpis
+from salesml.monitoring.monitor import monitor
+from salesml.monitoring.settings import KpiSettings
 
 # -------------------------------------------------------------------- PSI
 
@@ -275,3 +266,14 @@ def test_a_model_without_a_reference_asks_for_one(trained, holdout):
     scorer.metadata = {k: v for k, v in trained.scorer.metadata.items() if k != "monitoring_reference"}
     with pytest.raises(ValueError, match="carries no reference distribution .* Pass --reference"):
         monitor(scorer, holdout)
+
+
+def test_the_report_page_escapes_every_value_through_the_template(trained, holdout):
+    """The HTML comes from a Jinja2 template with autoescape: a KPI named like markup shows as text."""
+    name = "<script>alert('x')</script>"
+    kpis = pd.DataFrame({"period": ["a", "b"], "kpi": [name, name], "value": [1.0, 2.0]})
+    report = monitor(trained.scorer, holdout, kpis=kpis, settings={"kpis": {name: {"target": 1.0, "max_change": 0.1}}}, plots=False)
+    page = report.to_html()
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</body></html>")

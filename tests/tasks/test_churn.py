@@ -91,6 +91,24 @@ def test_spend_drop_definition():
         Churn(params={"definition": "spend_drop", "spend_drop": 30})
 
 
+def test_logistic_baseline_reads_categorical_features_one_hot():
+    # churn is decided by the region alone (a string column), plus a numeric column that is noise
+    from salesml.core.split import TimeSplit
+    from salesml.core.task import Dataset
+
+    rng = np.random.default_rng(0)
+    n = 1200
+    region = rng.choice(["north", "south", "east", None], n)
+    frame = pd.DataFrame(
+        {"customer_id": np.arange(n).astype(str), "cutoff": pd.Timestamp("2025-01-01"), "region": region, "noise": rng.normal(size=n)}
+    )
+    y = np.isin(region, ["north", None]).astype(int)
+    train = np.arange(n) < 800
+    split = TimeSplit(train, np.zeros(n, dtype=bool), ~train, pd.NaT, pd.NaT)
+    base = Churn().baselines(Dataset(frame, y, frame["cutoff"], frame["customer_id"]), split, lambda f: np.zeros(len(f)))
+    assert roc_auc_score(y[~train], base["logistic_regression"]) > 0.99  # numeric-only would be at chance
+
+
 @pytest.mark.slow
 def test_tracked_run_registers_and_the_champion_scores_today(small_crm, mlflow_store):
     import mlflow

@@ -15,6 +15,8 @@ import salesml
 from salesml.customers.bgnbd import BetaGeoModel, GammaGammaModel
 from salesml.cli import app
 from salesml.core.contracts import DataValidationError
+from salesml.core.task import SplitSettings
+from salesml.customers import snapshots
 from salesml.tasks.clv import CLV, rfm
 
 
@@ -46,15 +48,17 @@ def test_predictions_track_the_true_expected_revenue(trained_clv, crm, holdout):
 
 def test_both_models_are_reported_and_the_better_on_validation_ships(trained_clv):
     m, state = trained_clv.metrics, trained_clv.task.state_
-    for model in ("lightgbm", "bgnbd", "last_period"):
+    for model in ("lightgbm", "bgnbd", "hybrid", "last_period"):
         for metric in ("mae", "rmse", "spearman", "total_error", "normalized_gini"):
             assert np.isfinite(m[f"baseline.{model}.{metric}"]), (model, metric)
-    winner = min(("lightgbm", "bgnbd"), key=lambda k: state[f"valid_rmse_{k}"])
+    candidates = sorted(("lightgbm", "bgnbd", "hybrid"), key=lambda k: state[f"valid_rmse_{k}"])
+    winner, runner_up = candidates[:2]
     assert state["winner"] == winner and state["selected_on"] == "validation rmse"
-    loser = "lightgbm" if winner == "bgnbd" else "bgnbd"
-    assert state["valid_rmse_improvement"] == pytest.approx(1 - state[f"valid_rmse_{winner}"] / state[f"valid_rmse_{loser}"])
+    assert state["valid_rmse_improvement"] == pytest.approx(1 - state[f"valid_rmse_{winner}"] / state[f"valid_rmse_{runner_up}"])
+    assert 0.0 <= state["hybrid_weight"] <= 1.0
     assert m["test.rmse"] == pytest.approx(m[f"baseline.{winner}.rmse"])
-    assert m["valid.rmse"] == pytest.approx(state[f"valid_rmse_{winner}"])
+    if winner == "lightgbm":
+        assert m["valid.rmse"] == pytest.approx(state["valid_rmse_lightgbm"])
     # BG/NBD and Gamma-Gamma parameters are plain numbers in the bundle's metadata
     meta = trained_clv.scorer.bundle.metadata["task_state"]
     assert set(meta["bgnbd"]["params"]) == {"r", "alpha", "a", "b"} and meta["gamma_gamma"]["params"]["q"] > 1
@@ -73,10 +77,11 @@ def test_saved_model_predicts_with_the_winner(trained_clv, holdout, tmp_path):
     gg = GammaGammaModel.from_dict(state["gamma_gamma"])
     bgnbd = bg.expected_purchases(state["horizon_days"], x, rec, T) * gg.expected_spend(x, money)
     lgbm = np.maximum(loaded.predict_model(frame), 0.0)
-    np.testing.assert_allclose(pred, bgnbd if state["winner"] == "bgnbd" else lgbm)
+    w = state["hybrid_weight"]
+    np.testing.assert_allclose(pred, {"bgnbd": bgnbd, "lightgbm": lgbm, "hybrid": w * lgbm + (1 - w) * bgnbd}[state["winner"]])
     scored = loaded.score(frame)
     np.testing.assert_allclose(scored["expected_purchases"], bg.expected_purchases(state["horizon_days"], x, rec, T))
-    np.testing.assert_allclose(scored["probability_alive"], bg.probability_alive(x, rec, T))
+    np.testing.assert_allclose(scored["probability_purchase"], bg.probability_of_purchase(state["horizon_days"], x, rec, T))
     # SHAP reasons explain the LightGBM model only: they are given exactly when it is the one used
     assert any(c.startswith("reason_") for c in scored.columns) == (state["winner"] == "lightgbm")
 
@@ -99,9 +104,9 @@ def test_the_other_model_when_it_wins(trained_clv, holdout):
 
 def test_outputs_and_value_tiers(trained_clv, holdout):
     out = trained_clv.scorer.score(holdout, reasons="none")
-    assert list(out.columns[:5]) == ["customer_id", "expected_revenue", "expected_purchases", "probability_alive", "value_tier"]
+    assert list(out.columns[:5]) == ["customer_id", "expected_revenue", "expected_purchases", "probability_purchase", "value_tier"]
     assert (out["expected_revenue"] >= 0).all() and (out["expected_purchases"] >= 0).all()
-    assert out["probability_alive"].between(0, 1).all()
+    assert out["probability_purchase"].between(0, 1).all()
     # tier A = the customers who make the top 50% of predicted revenue (thresholds set on the validation cutoff)
     ordered = out.sort_values("expected_revenue", ascending=False)
     share_a = ordered.loc[ordered["value_tier"] == "A", "expected_revenue"].sum() / ordered["expected_revenue"].sum()
@@ -127,9 +132,98 @@ def test_bad_input_is_reported_all_at_once(crm):
     assert "set params.returns to 'net'" in str(err.value)
 
 
-def test_horizon_longer_than_the_data_is_stopped(crm):
-    with pytest.raises(DataValidationError, match=r"too short for a training, a validation and a holdout cutoff each followed by a complete 24M window.*Fix: use a shorter horizon"):
-        CLV(params={"horizon": "24M"}).validate(CLV.builtin_tables(crm))
+def test_horizon_longer_than_the_data_is_stopped_saying_which_would_work(crm):
+    with pytest.raises(DataValidationError, match=r"too short for a training and a validation cutoff with at least 1-month windows before a holdout cutoff followed by a complete 60M window.*Fix: use a horizon of at most \d+ months"):
+        CLV(params={"horizon": "60M"}).validate(CLV.builtin_tables(crm))
+
+
+def test_shipped_bgnbd_is_refitted_on_all_history_up_to_the_holdout_cutoff(trained_clv, holdout):
+    state = trained_clv.task.state_
+    x, rec, T, money = rfm(holdout)  # every customer's history as of the holdout cutoff (features only)
+    assert state["bgnbd_fitted_at"] == str(holdout["cutoff"].max())
+    assert state["bgnbd"]["params"] == BetaGeoModel(random_state=0).fit(x, rec, T).params_
+    assert state["gamma_gamma"]["params"] == GammaGammaModel(random_state=0).fit(x, money).params_
+    assert state["valid_bgnbd_params"] != state["bgnbd"]["params"]  # the model choice used the validation-cutoff fit
+
+
+def _flip(trained_clv, winner):
+    from salesml.scoring.scorer import Scorer
+    from salesml.tracking.artifact import ModelBundle
+
+    bundle = trained_clv.scorer.bundle
+    return Scorer(ModelBundle(bundle.boosters, {**bundle.metadata, "task_state": dict(bundle.metadata["task_state"], winner=winner)}))
+
+
+def test_the_hybrid_weight_is_the_best_blend_on_validation_and_its_rmse_is_cross_fitted():
+    rng = np.random.default_rng(3)
+    truth = rng.gamma(1.0, 100.0, 4000)
+    lightgbm, bgnbd = truth * 0.7 + rng.normal(0, 30, 4000), truth * 1.3 + rng.normal(0, 30, 4000)
+    w, rmse = CLV._hybrid_weight(truth, lightgbm, bgnbd)
+    assert w == pytest.approx(0.5)  # the biases (-30% and +30%) cancel at equal weights
+    in_sample = np.sqrt(np.mean((w * lightgbm + (1 - w) * bgnbd - truth) ** 2))
+    assert in_sample <= rmse < 1.05 * in_sample  # cross-fitted: never better than the in-sample optimum
+
+
+def test_any_horizon_at_scoring_time_in_closed_form(trained_clv, holdout):
+    frame = holdout.head(300)
+    x, rec, T, money = rfm(frame)
+    state = trained_clv.task.state_
+    bg, gg = BetaGeoModel.from_dict(state["bgnbd"]), GammaGammaModel.from_dict(state["gamma_gamma"])
+    bgnbd = _flip(trained_clv, "bgnbd")
+    out = bgnbd.with_params(horizon="39W").score(frame, reasons="none")
+    np.testing.assert_allclose(out["expected_revenue"], bg.expected_purchases(273.0, x, rec, T) * gg.expected_spend(x, money))
+    np.testing.assert_allclose(out["expected_purchases"], bg.expected_purchases(273.0, x, rec, T))
+    np.testing.assert_allclose(out["probability_purchase"], bg.probability_of_purchase(273.0, x, rec, T))
+    # tiers rank by value at the trained horizon: the same customers, whatever horizon is asked for
+    assert out["value_tier"].tolist() == bgnbd.score(frame, reasons="none")["value_tier"].tolist()
+    # discounting at 10% a year: each month's expected purchases discounted at its end
+    disc = bgnbd.with_params(horizon="12M", discount_rate=0.1).predict(frame)
+    grid = np.linspace(0, 12 * 30.436875, 13)
+    steps = [bg.expected_purchases(t, x, rec, T) for t in grid[1:]]
+    want = sum((s - p) * 1.1 ** -(t / 365.25) for s, p, t in zip(steps, [0.0, *steps[:-1]], grid[1:]))
+    np.testing.assert_allclose(disc, want * gg.expected_spend(x, money))
+    assert (disc < bgnbd.predict(frame)).all()
+    # LightGBM learnt the 12-month window; other horizons follow each customer's BG/NBD purchase curve
+    lgbm = _flip(trained_clv, "lightgbm")
+    ratio = bg.expected_purchases(273.0, x, rec, T) / bg.expected_purchases(365.2425, x, rec, T)
+    np.testing.assert_allclose(lgbm.with_params(horizon="39W").predict(frame), np.maximum(lgbm.predict_model(frame), 0) * ratio)
+
+
+def test_short_history_trains_on_shorter_windows_and_is_scored_on_the_full_horizon(crm):
+    tables = CLV.builtin_tables(crm)
+    end = tables["transactions"]["order_date"].max()
+    start = end - pd.DateOffset(months=18)
+    short = {**tables, "transactions": tables["transactions"][tables["transactions"]["order_date"] > start]}
+    short["customers"] = tables["customers"][tables["customers"]["customer_id"].isin(short["transactions"]["customer_id"])]
+    short["customers"] = short["customers"].assign(signup_date=short["customers"]["signup_date"].clip(lower=start))
+    task = CLV(params={"horizon": "39W", "n_cutoffs": 3})
+    task.validate(short)  # no longer refused
+    dataset = task.build_dataset(short)
+    plan = task.plan_
+    assert plan.mode == "short_history" and plan.train_horizon == snapshots.Horizon(3, "M")
+    assert plan.holdout + pd.DateOffset(weeks=39) <= snapshots.data_end(short["transactions"])
+    assert plan.valid + pd.DateOffset(months=3) <= plan.holdout
+    split = task.split(dataset, SplitSettings())
+    assert dataset.time[split.test].unique().tolist() == [plan.holdout]
+    # holdout targets cover the full 39 weeks; validation targets the 3-month window
+    check = snapshots.build(short["transactions"], cutoffs=[plan.holdout, plan.valid], horizon="39W", customers=short["customers"], settings=task.snapshot_settings())
+    by_cut = check.groupby("cutoff")["target_revenue"].sum()
+    assert dataset.target[split.test].sum() == pytest.approx(by_cut[plan.holdout])
+    assert dataset.target[split.valid].sum() < by_cut[plan.valid]
+
+
+def test_every_customer_is_in_the_scoring_snapshot_and_yyyymmdd_dates_are_read(crm):
+    tables = CLV.builtin_tables(crm)
+    tx = tables["transactions"]
+    extra = pd.DataFrame({"customer_id": ["ZERO-1"], "order_date": [tx["order_date"].max()], "amount": [0.0]})
+    tx = pd.concat([tx, extra], ignore_index=True)
+    tx = tx.assign(order_date=tx["order_date"].dt.strftime("%Y%m%d").astype(int))
+    task = CLV()
+    task.validate({**tables, "transactions": tx})
+    frame = task.snapshot({**tables, "transactions": tx})
+    expected = set(tx["customer_id"].astype(str)) | set(tables["customers"]["customer_id"].astype(str))
+    assert set(frame["customer_id"].astype(str)) == expected and frame["customer_id"].is_unique
+    assert frame.loc[frame["customer_id"] == "ZERO-1", "orders_total"].tolist() == [0]
 
 
 def test_params_are_checked():
@@ -166,7 +260,7 @@ def test_train_on_a_users_order_table_then_snapshot_and_score(small_crm, mlflow_
     client = mlflow.MlflowClient()
     version = client.get_model_version_by_alias("salesml-clv", "champion")
     run = client.get_run(version.run_id)
-    assert run.data.params["state.winner"] in ("lightgbm", "bgnbd")
+    assert run.data.params["state.winner"] in ("lightgbm", "bgnbd", "hybrid")
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
     assert {"plots/clv_deciles.png", "plots/clv_deciles_compared.png", "plots/shap_summary.png"} <= artifacts
     state = json.loads(open(mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="task_state.json")).read())
@@ -187,6 +281,14 @@ def test_train_on_a_users_order_table_then_snapshot_and_score(small_crm, mlflow_
     scores = pd.read_csv(tmp_path / "scores.csv")
     assert len(scores) == small_crm.customers["customer_id"].nunique()
     assert scores["Client"].is_unique and scores["value_tier"].isin(["A", "B", "C", "D"]).all()
+    # the horizon is a scoring setting: the 6-month model values the same customers over 2 years
+    res = runner.invoke(app, ["score", "--model", "models:/salesml-clv@champion", "--input", str(tmp_path / "today.parquet"),
+                              "--output", str(tmp_path / "scores_2y.csv"), "--reasons", "none", "--horizon", "2Y"])
+    assert res.exit_code == 0, res.output
+    longer = pd.read_csv(tmp_path / "scores_2y.csv")
+    assert (longer["Client"] == scores["Client"]).all() and (longer["value_tier"] == scores["value_tier"]).all()
+    assert (longer["expected_revenue"] >= scores["expected_revenue"] - 1e-6).all()
+    assert longer["expected_revenue"].sum() > 1.5 * scores["expected_revenue"].sum()
 
 
 @pytest.mark.slow

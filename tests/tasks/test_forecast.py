@@ -125,7 +125,7 @@ def test_optuna_tunes_on_the_mean_wape_of_rolling_windows_before_the_holdout(dat
 
 
 def test_shipped_intervals_are_learnt_from_out_of_sample_rolling_windows(full):
-    counts = {name: s["counts"]["all"] for name, s in full.scorer.metadata["postprocess_state"]["intervals"].items()}
+    counts = {name: s["counts"]["all"] for name, s in full.scorer.metadata["task_state"]["intervals"].items()}
     # 4 windows x 3 origins x 3 steps, less the 6 (origin, step) pairs whose month is not observed yet
     assert counts == {"series": 25 * 33, "total": 33, "region": 5 * 33, "product": 5 * 33}
 
@@ -205,9 +205,9 @@ def test_a_lead_scoring_model_is_not_a_forecaster(trained, data):
         forecast(trained.scorer, data[0])
 
 
-def test_postprocess_state_travels_with_the_saved_model(full, tmp_path, data):
+def test_task_state_travels_with_the_saved_model(full, tmp_path, data):
     again = salesml.load_model(full.save(tmp_path / "m"))
-    assert again.metadata["postprocess_state"]["intervals"].keys() == {"series", "total", "region", "product"}
+    assert again.metadata["task_state"]["intervals"].keys() == {"series", "total", "region", "product"}
     pd.testing.assert_frame_equal(forecast(again, data[0]), forecast(full.scorer, data[0]))
 
 
@@ -341,3 +341,12 @@ def test_summary_shows_interval_coverage_overall_and_on_the_few_total_periods(fu
     summary = full.task.summary(full.metrics, None)
     assert summary["80% interval coverage"] == round(full.metrics["backtest.coverage_80"], 3)
     assert summary["  95% on the total (12 periods)"] == round(full.metrics["backtest.total.model.coverage_95"], 3)
+
+
+def test_a_model_saved_before_the_single_state_hook_still_loads_its_intervals(full, data):
+    from salesml.scoring.scorer import Scorer
+    from salesml.tracking.artifact import ModelBundle
+
+    meta = {k: v for k, v in full.scorer.metadata.items() if k != "task_state"}
+    old = Scorer(ModelBundle(full.scorer.bundle.boosters, {**meta, "postprocess_state": full.scorer.metadata["task_state"]}))
+    pd.testing.assert_frame_equal(forecast(old, data[0]), forecast(full.scorer, data[0]))

@@ -66,8 +66,8 @@ def safe_feature_names(names: Sequence[str]) -> list[str]:
 def fit_booster(
     X_train: pd.DataFrame,
     y_train: np.ndarray,
-    X_valid: pd.DataFrame,
-    y_valid: np.ndarray,
+    X_valid: pd.DataFrame | None,
+    y_valid: np.ndarray | None,
     *,
     objective: str,
     params: Mapping[str, Any] | None = None,
@@ -79,7 +79,11 @@ def fit_booster(
     metric: str | None = None,
     weight_train: np.ndarray | None = None,
 ):
-    """Train a booster with early stopping on the validation slice; returns ``lightgbm.Booster``."""
+    """Train a booster with early stopping on the validation slice; returns ``lightgbm.Booster``.
+
+    Without a validation slice (``X_valid=None``: a refit whose rounds were chosen by cross-validation),
+    exactly ``num_boost_round`` rounds are trained.
+    """
     import lightgbm as lgb
 
     names = safe_feature_names(list(X_train.columns))
@@ -104,6 +108,8 @@ def fit_booster(
         categorical_feature=cat_idx,
         free_raw_data=True,
     )
+    if X_valid is None:
+        return lgb.train(full, train_set, num_boost_round=num_boost_round, callbacks=list(callbacks))
     valid_set = lgb.Dataset(
         X_valid.to_numpy(dtype=np.float64), label=np.asarray(y_valid, dtype=float), reference=train_set
     )

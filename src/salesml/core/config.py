@@ -73,8 +73,16 @@ class TrackingSettings(_Strict):
 
 
 class SplitConfig(_Strict):
+    """How rows split (:mod:`salesml.core.split`): ``auto`` is ``time`` when the rows have times, else
+    ``stratified``; ``group`` keeps each value of the ``group`` column in one part. ``folds`` is K of
+    the cross-validation inside the non-holdout rows (tuning, out-of-fold calibration, the refit's
+    rounds); 0 or 1 turns it off."""
+
+    method: Literal["auto", "time", "stratified", "group"] = "auto"
+    group: str | None = None
     test_fraction: float = 0.2
     valid_fraction: float = 0.15
+    folds: int = Field(5, ge=0, le=20)
 
 
 class ExperimentConfig(_Strict):

@@ -30,6 +30,7 @@ from salesml.trust.privacy import describe_key, looks_personal, redact_values
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "time_rules",
     "DataValidationError",
     "Problem",
     "ColumnRule",
@@ -295,6 +296,17 @@ def all_missing_columns(table: str, columns: Iterable[str] | None = None) -> Cal
 
     return check
 
+
+
+def time_rules(df: pd.DataFrame, column: str) -> list[ColumnRule]:
+    """The time column's rule for a task whose time column is optional.
+
+    A table without it (and without a column named like it, which is more likely
+    a misspelling, reported with a suggestion) has no time: it is split at random.
+    """
+    if column not in df.columns and not difflib.get_close_matches(column, [str(c) for c in df.columns], n=1, cutoff=0.6):
+        return []
+    return [ColumnRule(column, "datetime", nullable=False, role="time column")]
 
 @dataclass
 class BinaryLabel:

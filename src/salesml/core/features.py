@@ -187,6 +187,8 @@ class TabularEncoder:
         if X.shape[0] == 0:
             raise ValueError("TabularEncoder.fit needs at least one row. Got an empty frame.")
         excluded = set(self.exclude)
+        # without the time column in the table (a table with no time), no "days before" features can be made
+        self._has_time = self.time_column is not None and self.time_column in X.columns
         # the personal-data guard runs first and reports column names and reasons only
         self.personal_ = scan(X, allow=self.allow_personal, skip=excluded | {self.time_column})
         self._excluded_personal = {p.column: p.reason for p in self.personal_ if p.action == "excluded"}
@@ -260,7 +262,7 @@ class TabularEncoder:
 
     def _datetime_plan(self, name: str) -> ColumnPlan:
         features = [f"{name}__month", f"{name}__weekday"]
-        if self.time_column is not None:
+        if self.time_column is not None and getattr(self, "_has_time", True):
             features.append(f"{name}__days_before")
         return ColumnPlan(name, "datetime", features=features)
 

@@ -12,8 +12,6 @@ forecasting:
   (:meth:`Task.figures`), data-sufficiency rules (:meth:`Task.data_problems`)
   and where observed outcomes are found for monitoring (:meth:`Task.actuals`),
 * how predictions become the business output (:meth:`Task.postprocess`),
-  optionally with state learnt on the validation rows
-  (:meth:`Task.fit_postprocess`, e.g. interval widths),
 * optionally, an extra evaluation such as a rolling-origin backtest
   (:meth:`Task.backtest`), and folds Optuna tunes on instead of the
   validation slice (:meth:`Task.tuning_folds`, :meth:`Task.tuning_score`).
@@ -21,10 +19,13 @@ forecasting:
 Optional hooks, whose defaults leave a task's model exactly the fitted
 LightGBM model (lead scoring uses none of them):
 
-* :meth:`Task.fit_state` learns extra JSON state after the booster is fitted
-  (e.g. a probabilistic model's parameters, which of two models won); the flow
-  stores it in the bundle as ``metadata["task_state"]`` and every loaded
-  model puts it back on ``task.state_``.
+* :meth:`Task.fit_state` learns extra JSON state after the booster is fitted,
+  from the validation rows or from the backtest's out-of-sample predictions
+  (e.g. a probabilistic model's parameters, which of two models won, interval
+  widths); the flow stores it in the bundle as ``metadata["task_state"]``, and
+  the trained task and every loaded model get it back through
+  :meth:`Task.load_state` (default: kept as ``task.state_``). This is the one
+  way a task carries learnt state beyond the booster.
 * :meth:`Task.predict` turns the LightGBM prediction into the task's final
   prediction using that state; :meth:`Task.explained_by_model` says whether
   the booster's SHAP reasons still explain it.
@@ -42,18 +43,21 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Mapping
+import logging
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from salesml.core.features import TabularEncoder
-from salesml.core.split import TimeSplit, time_split
+from salesml.core.split import NO_TIME_NOTE, TimeSplit, cv_folds, group_split, stratified_split, time_split
 
 __all__ = ["Task", "Dataset", "TaskColumns", "TaskParams", "SplitSettings", "BacktestReport", "FitPredict", "too_few_of_each_class"]
 
+
+logger = logging.getLogger(__name__)
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -74,8 +78,14 @@ class TaskParams(_Strict):
 
 
 class SplitSettings(_Strict):
+    """The experiment's ``split`` section (:class:`salesml.core.config.SplitConfig`) plus the run's seed."""
+
+    method: Literal["auto", "time", "stratified", "group"] = "auto"
+    group: str | None = None
     test_fraction: float = 0.2
     valid_fraction: float = 0.15
+    folds: int = 5
+    random_state: int = 0
 
 
 @dataclass
@@ -102,14 +112,14 @@ FitPredict = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np
 @dataclass
 class BacktestReport:
     """What :meth:`Task.backtest` hands the flow: metrics, tables and figures by artifact path to log, and
-    optionally post-processing state learnt out of sample."""
+    optionally state learnt out of sample."""
 
     metrics: dict[str, float] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     figures: dict[str, Any] = field(default_factory=dict)
-    #: What :meth:`Task.fit_postprocess` learnt from the backtest's out-of-sample predictions; when set,
-    #: the shipped model uses it instead of learning from the validation slice.
-    postprocess_state: dict[str, Any] | None = None
+    #: JSON state learnt from the backtest's out-of-sample predictions (forecasting: interval widths);
+    #: :meth:`Task.fit_state` receives the report and may ship it instead of learning from the validation slice.
+    state: dict[str, Any] | None = None
 
 
 def too_few_of_each_class(
@@ -149,6 +159,10 @@ class Task(ABC):
     primary_metric: ClassVar[str]
     greater_is_better: ClassVar[bool] = True
     calibration: ClassVar[str] = "identity"
+    #: With folds (:meth:`tuning_folds`), ship a booster refitted on all non-holdout rows, calibrated out of fold.
+    refit: ClassVar[bool] = True
+    #: What the tuning folds are called in the study's objective ("mean roc_auc over 5 cross-validation folds").
+    folds_name: ClassVar[str] = "cross-validation folds"
     default_search_space: ClassVar[str] = "lightgbm"
     #: The boolean output column of :meth:`postprocess` that marks rows needing action
     #: (lead scoring: ``follow_up``). Scoring with ``reasons="flagged"`` explains only these rows.
@@ -205,7 +219,42 @@ class Task(ABC):
         return TabularEncoder(time_column=c.time, exclude=exclude, allow_personal=c.allow_personal)
 
     def split(self, dataset: Dataset, settings: SplitSettings) -> TimeSplit:
-        return time_split(dataset.time, test_fraction=settings.test_fraction, valid_fraction=settings.valid_fraction)
+        """Train, validation and holdout rows by ``settings.method`` (:mod:`salesml.core.split`).
+
+        ``auto`` splits by time when the rows have times, else stratified at random (with a warning:
+        a random split overstates accuracy when time matters).
+        """
+        method = settings.method
+        has_time = dataset.time is not None and bool(pd.to_datetime(dataset.time).notna().any())
+        if method == "auto":
+            method = "time" if has_time else "stratified"
+            if not has_time:
+                logger.warning("the rows have no time: %s", NO_TIME_NOTE)
+        common = {
+            "test_fraction": settings.test_fraction,
+            "valid_fraction": settings.valid_fraction,
+            "folds": settings.folds,
+            "random_state": settings.random_state,
+        }
+        if method == "time":
+            if not has_time:
+                raise ValueError(
+                    f"split.method is 'time' but the rows have no time (column {self.columns.time!r}). Name the time "
+                    "column in columns.time, or set split.method: stratified."
+                )
+            return time_split(dataset.time, **common)
+        if method == "stratified":
+            return stratified_split(dataset.target, **common)
+        group = settings.group
+        if not group:
+            raise ValueError(
+                "split.method 'group' needs split.group: the column whose values must stay in one part (e.g. account_id)."
+            )
+        if group not in dataset.frame.columns:
+            raise ValueError(
+                f"split.group {group!r} is not a column of the table. Columns: {', '.join(map(str, dataset.frame.columns))}."
+            )
+        return group_split(dataset.frame[group], dataset.target, **common)
 
     @abstractmethod
     def evaluate(self, y_true: np.ndarray, pred: np.ndarray, output: pd.DataFrame) -> dict[str, float]:
@@ -224,16 +273,29 @@ class Task(ABC):
         return []
 
     def fit_state(
-        self, dataset: Dataset, split: TimeSplit, model_predict: Callable[[pd.DataFrame], np.ndarray]
+        self,
+        dataset: Dataset,
+        split: TimeSplit,
+        model_predict: Callable[[pd.DataFrame], np.ndarray],
+        backtest: BacktestReport | None = None,
     ) -> dict[str, Any]:
         """Extra state learnt after the booster is fitted (default: none).
 
         ``model_predict`` gives the fitted LightGBM model's calibrated
-        prediction for a frame of input rows. The result must be plain JSON
-        (it is stored in the bundle's metadata and read back as :attr:`state_`);
-        it must not use the holdout's targets (``split.test``).
+        prediction for a frame of input rows; ``backtest`` is what
+        :meth:`backtest` returned (``None`` when the task has none). The result
+        must be plain JSON (it is stored in the bundle's metadata and given to
+        :meth:`load_state`, in training and on every load); it must not use the
+        holdout's targets (``split.test``).
         """
         return {}
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`fit_state` learnt (the flow calls it after fitting, the scorer on load).
+
+        Default: keep it as :attr:`state_`. Override to rebuild objects from it, calling ``super()``.
+        """
+        self.state_ = dict(state)
 
     def baselines(
         self, dataset: Dataset, split: TimeSplit, model_predict: Callable[[pd.DataFrame], np.ndarray]
@@ -252,13 +314,19 @@ class Task(ABC):
         return None
 
     def tuning_folds(self, dataset: Dataset, split: TimeSplit) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """``(train, valid, rows)`` masks Optuna scores each trial on, refitting once per fold.
+        """``(fit, stop, score)`` masks: each fold trains on ``fit``, early-stops on ``stop`` and is scored on ``score``.
 
-        Each fold's ``rows`` must lie before the holdout. Default: none, and each
-        trial is the model early-stopped on the validation slice, scored by the
-        early-stopping metric (and pruned on it).
+        Optuna scores each trial by the mean :meth:`tuning_score` over the folds,
+        and, when :attr:`refit` is set, the shipped booster is refitted on every
+        non-holdout row with the folds' mean number of rounds and calibrated on
+        their out-of-fold predictions. Each fold's rows must lie outside the
+        holdout. Default: :func:`salesml.core.split.cv_folds`, K folds cut like
+        the split (``split.folds``; none when it is below 2, and then each trial
+        is the model early-stopped on the validation slice).
         """
-        return []
+        if split.folds < 2:
+            return []
+        return cv_folds(split, dataset.target, dataset.time if split.method == "time" else None)
 
     def tuning_score(self, y_true: np.ndarray, pred: np.ndarray, frame: pd.DataFrame) -> float:
         """The value of one tuning fold (the study maximises it when :attr:`greater_is_better`)."""
@@ -293,17 +361,6 @@ class Task(ABC):
     def postprocess(self, pred: np.ndarray, frame: pd.DataFrame) -> pd.DataFrame:
         """Predictions -> the business output (score, grade, tier...), indexed like ``frame``."""
 
-    def fit_postprocess(self, y_valid: np.ndarray, pred_valid: np.ndarray, frame_valid: pd.DataFrame) -> dict[str, Any]:
-        """Learn what :meth:`postprocess` needs from the validation rows (e.g. interval widths).
-
-        Keeps it on the task and returns it as JSON-ready state, which the model
-        bundle stores (``postprocess_state``) and :meth:`load_postprocess_state`
-        restores. Default: nothing to learn.
-        """
-        return {}
-
-    def load_postprocess_state(self, state: Mapping[str, Any]) -> None:
-        """Restore what :meth:`fit_postprocess` learnt (the scorer calls this on load)."""
     @property
     def rowwise(self) -> bool:
         """Whether :meth:`postprocess` treats each row on its own (so chunked scoring gives the same

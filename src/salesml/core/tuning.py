@@ -95,6 +95,7 @@ def run_study(
     study_name: str | None = None,
     tracker: Tracker | None = None,
     callbacks: list[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] | None = None,
+    pruner: optuna.pruners.BasePruner | None = None,
 ) -> optuna.Study:
     """Run (or resume) a study; each trial gets ``space(trial)`` and reports one value.
 
@@ -122,7 +123,7 @@ def run_study(
         sampler=optuna.samplers.TPESampler(
             seed=random_state + existing, n_startup_trials=max(3, min(10, (n_trials or 30) // 3))
         ),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=20, interval_steps=10),
+        pruner=pruner or optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=20, interval_steps=10),
         load_if_exists=True,
     ))
 

@@ -1,9 +1,12 @@
 """Point-in-time customer snapshots: one row per customer per cutoff.
 
 A *cutoff* is an instant, taken to the whole second. A snapshot row describes
-a customer as of that instant, from events **at or before** it only (orders, returns, activities),
-and, when a horizon is given, carries targets from events in
-``(cutoff, cutoff + horizon]``. Stacking several monthly cutoffs gives the
+a customer as of that instant, from events **strictly before** it only (orders, returns,
+activities), and, when a horizon is given, carries targets from events in
+``[cutoff, cutoff + horizon)``. A date-only order (``2025-03-01``) stands at midnight at the
+start of its day, so the cutoff ``2025-03-01`` means "the end of 28 February": an order dated on
+the cutoff day is in the target window, never in the history (it may have been placed after
+any moment of that day chosen as the cutoff). Timestamped data follows the same rule to the second. Stacking several monthly cutoffs gives the
 training data of the CLV and churn tasks; the latest complete window is their
 holdout. :func:`build` is vectorised (prefix sums over events sorted by
 customer and time); :func:`build_reference` computes the same table with
@@ -22,17 +25,24 @@ Inputs (column names are settings, see :class:`SnapshotColumns`):
   the future into old cutoffs (use the survey rows in activities instead).
 
 Which customers a cutoff holds: everyone first seen (signup or first order
-line) at or before it (``population="all"``), or only those with an order in
+line, zero-amount lines included) before it (``population="all"``), or only those with an order in
 the ``active_within`` before it (``population="active"``). Customers first
-seen after a cutoff appear from the next cutoff on; none is dropped later.
+seen after a cutoff appear from the next cutoff on; none is dropped later. A customer
+whose lines are all zero amounts (free samples, fully discounted orders) is kept, with no
+orders and zero revenue, rather than vanishing.
 
 Bad input is handled as the settings say, documented per setting:
 
 * ``returns`` (negative or zero amounts): ``"net"`` (default) keeps negative
-  lines as returns that reduce revenue (never counted as orders) and drops
-  zero lines; ``"drop"`` drops both; ``"error"`` stops, naming the rows.
+  lines as returns that reduce revenue (never counted as orders); ``"drop"``
+  ignores negative amounts; ``"error"`` stops, naming the rows. Zero and ignored
+  lines carry no revenue and are never orders, but keep their customer known.
 * ``duplicates`` (lines identical in every column): ``"drop"`` (default,
-  logged) or ``"error"``.
+  logged), ``"keep"`` (identical lines are separate purchases, as in order logs
+  without order ids) or ``"error"``.
+* ``date_format`` (e.g. ``"%Y%m%d"``): how order dates are written; by default
+  ISO dates and times are read, and so are ``YYYYMMDD`` integers or strings
+  (``19970101``) when every date of the column has that form.
 * ``future`` (orders dated after ``as_of``, default now): ``"error"``
   (default) or ``"drop"`` (logged).
 * a cutoff before any data, or a horizon that no cutoff can complete, stop
@@ -67,7 +77,7 @@ attributes                     the configured static customer columns
 =============================  ================================================================
 
 Target columns (with a horizon): ``target_revenue`` (net revenue in the
-window, floored at 0), ``target_orders`` and ``target_previous_revenue`` (net
+window ``[cutoff, cutoff + horizon)``, floored at 0), ``target_orders`` and ``target_previous_revenue`` (net
 revenue in the same length of time just before the cutoff).
 """
 
@@ -193,8 +203,9 @@ class SnapshotSettings(_Strict):
 
     columns: SnapshotColumns = SnapshotColumns()
     returns: Literal["net", "drop", "error"] = "net"
-    duplicates: Literal["drop", "error"] = "drop"
+    duplicates: Literal["drop", "keep", "error"] = "drop"
     future: Literal["error", "drop"] = "error"
+    date_format: str | None = None
     as_of: datetime | None = None
     population: Literal["all", "active"] = "all"
     active_within: str = "12M"
@@ -224,6 +235,33 @@ def _settings(settings: SnapshotSettings | Mapping[str, Any] | None) -> Snapshot
 # --------------------------------------------------------------------------- #
 # Cleaning orders
 # --------------------------------------------------------------------------- #
+_YYYYMMDD = re.compile(r"^\d{8}$")
+
+
+def parse_dates(values: pd.Series, date_format: str | None = None) -> pd.Series:
+    """Dates of an input column as tz-naive UTC datetimes; unreadable values become NaT.
+
+    With ``date_format`` (``strftime`` codes such as ``"%Y%m%d"`` or ``"%d/%m/%Y"``) every value is
+    read with it. Without, a column whose every value is a ``YYYYMMDD`` integer or 8-digit string
+    (``19970101``, as many order logs store dates) is read as such; anything else as ISO dates and
+    times (:func:`salesml.core.contracts.parse_datetime`).
+    """
+    if date_format and not pd.api.types.is_datetime64_any_dtype(values.dtype):
+        text = values.astype("string")
+        if pd.api.types.is_float_dtype(values.dtype):  # 19970101.0 read from a CSV with gaps
+            text = values.astype("Int64").astype("string")
+        return pd.to_datetime(text, format=date_format, errors="coerce").astype("datetime64[ns]")
+    present = values.dropna()
+    if len(present) and not pd.api.types.is_datetime64_any_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        if pd.api.types.is_numeric_dtype(values.dtype):
+            whole = present.to_numpy(dtype=float)
+            if np.all(np.floor(whole) == whole) and np.all((whole >= 1000_01_01) & (whole <= 9999_12_31)):
+                return parse_dates(values, "%Y%m%d")
+        elif present.astype(str).str.match(_YYYYMMDD).all():
+            return parse_dates(values, "%Y%m%d")
+    return parse_datetime(values)
+
+
 def prepare_transactions(
     transactions: pd.DataFrame, settings: SnapshotSettings | Mapping[str, Any] | None = None, *, table: str = "transactions"
 ) -> tuple[pd.DataFrame, list[Problem]]:
@@ -244,13 +282,16 @@ def prepare_transactions(
         ]
     key = c.order_id if c.order_id and c.order_id in transactions.columns else None
     df = transactions
-    when = parse_datetime(df[c.order_date])
+    when = parse_dates(df[c.order_date], s.date_format)
     amount = pd.to_numeric(df[c.amount], errors="coerce")
     bad_rows = when.isna() | amount.isna() | df[c.customer_id].isna()
     if bad_rows.any():
         for col, mask, what, fix in (
             (c.customer_id, df[c.customer_id].isna(), "has missing customer ids", "fill the customer id or drop those lines"),
-            (c.order_date, when.isna(), "has missing or unparseable dates", "use ISO dates such as 2025-03-31"),
+            (
+                c.order_date, when.isna(), "has missing or unparseable dates",
+                "use ISO dates such as 2025-03-31 or YYYYMMDD, or set params.date_format (e.g. '%d/%m/%Y')",
+            ),
             (c.amount, amount.isna(), "has missing or non-numeric amounts", "remove units and thousands separators"),
         ):
             if mask.any():
@@ -276,20 +317,15 @@ def prepare_transactions(
             logger.warning("dropping %d future-dated order lines (after %s)", int(future.sum()), as_of)
         keep &= ~future
     nonpositive = keep & (amount <= 0)
-    if nonpositive.any():
-        if s.returns == "error":
-            idx = df.index[nonpositive.to_numpy()]
-            problems.append(
-                Problem(
-                    table, c.amount, "non_positive", "has negative or zero amounts (returns, credit notes)",
-                    "set params.returns to 'net' (returns reduce revenue) or 'drop', or remove those lines",
-                    row_keys(df, idx[:5], key), int(nonpositive.sum()),
-                )
+    if nonpositive.any() and s.returns == "error":
+        idx = df.index[nonpositive.to_numpy()]
+        problems.append(
+            Problem(
+                table, c.amount, "non_positive", "has negative or zero amounts (returns, credit notes)",
+                "set params.returns to 'net' (returns reduce revenue) or 'drop', or remove those lines",
+                row_keys(df, idx[:5], key), int(nonpositive.sum()),
             )
-        elif s.returns == "drop":
-            keep &= ~nonpositive
-        else:  # net: zero lines carry nothing
-            keep &= ~(amount == 0)
+        )
     cols = [col for col in dict.fromkeys([c.customer_id, c.order_date, c.amount, key, c.product, c.channel]) if col and col in df.columns]
     out = df.loc[keep.to_numpy(), cols].copy()
     out[c.order_date] = when[keep]
@@ -309,9 +345,13 @@ def prepare_transactions(
                     row_keys(df, idx[:5], key), int(dup.sum()),
                 )
             )
-        else:
+        elif s.duplicates == "drop":
             logger.warning("dropping %d order lines that duplicate another line in every column", int(dup.sum()))
             out = out.loc[~dup.to_numpy()]
+        else:
+            logger.info("keeping %d order lines identical to another line as separate purchases", int(dup.sum()))
+    if s.returns == "drop":  # ignored, not removed: the customer stays known
+        out[c.amount] = out[c.amount].clip(lower=0.0)
     return out, problems
 
 
@@ -323,7 +363,7 @@ def _raise(problems: Sequence[Problem]) -> None:
 def data_end(transactions: pd.DataFrame, settings: SnapshotSettings | Mapping[str, Any] | None = None) -> pd.Timestamp:
     """Where the order history ends: midnight after the day of the latest order line."""
     s = _settings(settings)
-    when = parse_datetime(transactions[s.columns.order_date]).dropna()
+    when = parse_dates(transactions[s.columns.order_date], s.date_format).dropna()
     if when.empty:
         raise ValueError("The transactions hold no dated order lines; there is no history to build snapshots from.")
     return when.max().normalize() + pd.Timedelta(days=1)
@@ -391,8 +431,7 @@ class _Timeline:
     """Events sorted by (customer, time) with per-customer running sums, for "how many / how much up to t".
 
     Events are located by one int64 key, ``customer * span + whole seconds``
-    (an event's time rounded up, a query's rounded down: for whole-second
-    cutoffs "at or before" stays exact). Running sums restart at each
+    (times rounded down: for whole-second cutoffs "strictly before" stays exact). Running sums restart at each
     customer, so a customer's figures depend on their own events only, bit for
     bit: adding another customer's events, or events after a cutoff, cannot
     move them by a rounding error. Events in the same second are ordered by
@@ -403,7 +442,7 @@ class _Timeline:
         values = {k: np.asarray(v, dtype=np.float64) for k, v in (values or {}).items()}
         code = np.asarray(code, dtype=np.int64)
         t = np.asarray(t, dtype=np.int64)
-        seconds = -(-t // _NS_SECOND)
+        seconds = t // _NS_SECOND
         self.t0 = int(seconds.min()) if len(seconds) else 0
         self.span = np.int64((int(seconds.max()) - self.t0 + 2) if len(seconds) else 2)
         if len(code) and (int(code.max()) + 1) * int(self.span) >= 2**62:
@@ -431,9 +470,9 @@ class _Timeline:
         return len(self.t)
 
     def upto(self, code: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """Global position after the last event of ``code`` at or before ``t``."""
+        """Global position after the last event of ``code`` strictly before ``t`` (a whole second)."""
         offset = np.clip(np.asarray(t, dtype=np.int64) // _NS_SECOND - self.t0, -1, self.span - 1)
-        return np.searchsorted(self.key, np.asarray(code, dtype=np.int64) * self.span + offset, side="right")
+        return np.searchsorted(self.key, np.asarray(code, dtype=np.int64) * self.span + offset, side="left")
 
     def first(self, code: np.ndarray) -> np.ndarray:
         return self.start[code]
@@ -483,7 +522,7 @@ def _universe(lines: pd.DataFrame, customers: pd.DataFrame | None, s: SnapshotSe
     if len(lines):
         np.minimum.at(first, line_code, lines[c.order_date].to_numpy(dtype="datetime64[ns]").astype(np.int64))
     if customers is not None and c.signup and c.signup in customers.columns:
-        signup = parse_datetime(customers[c.signup])
+        signup = parse_dates(customers[c.signup])
         ok = signup.notna().to_numpy() & customers[c.customer_id].notna().to_numpy()
         code = codes.get_indexer(customers.loc[ok, c.customer_id].astype(str))
         np.minimum.at(first, code, signup[ok].to_numpy(dtype="datetime64[ns]").astype(np.int64))
@@ -495,7 +534,7 @@ def _check_cutoffs(cuts: Sequence[pd.Timestamp], first_seen: np.ndarray) -> list
     if len(known) == 0:
         return [Problem("transactions", None, "empty", "there are no usable order lines or customers", "check the export")]
     earliest = pd.Timestamp(int(known.min()))
-    early = [c for c in cuts if c.value < earliest.value]
+    early = [c for c in cuts if c.value <= earliest.value]
     if early:
         shown = ", ".join(f"{c:%Y-%m-%d}" for c in early[:5])
         return [
@@ -503,7 +542,7 @@ def _check_cutoffs(cuts: Sequence[pd.Timestamp], first_seen: np.ndarray) -> list
                 "transactions", None, "cutoff_before_data",
                 f"cutoff{'s' if len(early) > 1 else ''} {shown} come{'s' if len(early) == 1 else ''} before any data "
                 f"(the first customer appears on {earliest:%Y-%m-%d})",
-                f"use cutoffs on or after {earliest:%Y-%m-%d}",
+                f"use cutoffs after {earliest:%Y-%m-%d %H:%M:%S}".replace(" 00:00:00", ""),
             )
         ]
     return []
@@ -598,11 +637,11 @@ def build(
     O.add_running("gap2", gap * gap)
     R = _Timeline(returns["code"].to_numpy(), returns["t"].to_numpy(), n_cust, {"value": returns["value"].to_numpy()})
 
-    # pairs (customer, cutoff) of everyone first seen at or before each cutoff
+    # pairs (customer, cutoff) of everyone first seen before each cutoff
     cut_ns = np.array([x.value for x in cuts], dtype=np.int64)
     pair_code_parts, pair_cut_parts = [], []
     for j, cv in enumerate(cut_ns):
-        members = np.flatnonzero(first_seen <= cv)
+        members = np.flatnonzero(first_seen < cv)
         pair_code_parts.append(members)
         pair_cut_parts.append(np.full(len(members), j, dtype=np.int64))
     pc = np.concatenate(pair_code_parts) if pair_code_parts else np.zeros(0, dtype=np.int64)
@@ -720,7 +759,7 @@ def _activity_features(activities: pd.DataFrame, s: SnapshotSettings, codes: pd.
     missing = [col for col in need if col not in activities.columns]
     if missing:
         _raise([Problem("activities", col, "missing", "required column is missing", "add it or map its name in the experiment YAML") for col in missing])
-    when = parse_datetime(activities[c.activity_time])
+    when = parse_dates(activities[c.activity_time])
     code = codes.get_indexer(activities[c.customer_id].astype(str))
     kind = activities[c.activity_kind].astype("string").str.lower().to_numpy(dtype=object, na_value="")
     value = (
@@ -745,7 +784,7 @@ def _activity_features(activities: pd.DataFrame, s: SnapshotSettings, codes: pd.
         lo12 = tl.upto(pc, b12)
         out[f"{k}s_12m"] = (hi - lo12).astype(np.int64)
         if k.lower() == "survey":
-            # the latest *scored* survey at or before the cutoff
+            # the latest *scored* survey before the cutoff
             scored = sel & ~np.isnan(value)
             st = _Timeline(code[scored], t[scored], n_cust, {"value": value[scored]})
             shi, slo12 = st.upto(pc, t_cut), st.upto(pc, b12)
@@ -799,7 +838,7 @@ def build_reference(
     if activities is not None:
         acts = activities.assign(
             _cid=activities[c.customer_id].astype(str),
-            _t=parse_datetime(activities[c.activity_time]),
+            _t=parse_dates(activities[c.activity_time]),
             _kind=activities[c.activity_kind].astype("string").str.lower(),
             _v=pd.to_numeric(activities[c.activity_value], errors="coerce") if c.activity_value in activities.columns else np.nan,
         )
@@ -828,23 +867,23 @@ def build_reference(
     for cut in cuts:
         m = lambda k: cut - pd.DateOffset(months=k)  # noqa: E731
         for i, cid in enumerate(codes):
-            if first_seen[i] > cut.value:
+            if first_seen[i] >= cut.value:
                 continue
             orders, pos, neg = history.get(cid, (empty_orders, empty_lines, empty_lines))
-            past = orders[orders["t"] <= cut]
-            past_neg = neg[neg[c.order_date] <= cut]
+            past = orders[orders["t"] < cut]
+            past_neg = neg[neg[c.order_date] < cut]
             if s.population == "active":
                 since = cut - parse_horizon(s.active_within).offset
-                if not ((past["t"] > since).any()):
+                if not ((past["t"] >= since).any()):
                     continue
             ot, ov = orders["t"].to_numpy(), orders["value"].to_numpy()
             nt, nv = neg[c.order_date].to_numpy(), neg[c.amount].to_numpy()
 
             def n_orders(lo, hi=cut):
-                return int(((ot > lo) & (ot <= hi)).sum())
+                return int(((ot >= lo) & (ot < hi)).sum())
 
             def net(lo, hi=cut):
-                return float(ov[(ot > lo) & (ot <= hi)].sum() + nv[(nt > lo) & (nt <= hi)].sum())
+                return float(ov[(ot >= lo) & (ot < hi)].sum() + nv[(nt >= lo) & (nt < hi)].sum())
 
             row: dict[str, Any] = {c.customer_id: cid, CUTOFF: cut, "tenure_days": (cut - pd.Timestamp(int(first_seen[i]))) / day}
             n = len(past)
@@ -869,12 +908,12 @@ def build_reference(
             row["revenue_trend_3m"] = (rev3 - revp) / revp if revp > 0 else np.nan
             row["orders_down_20pct"] = bool(prev3 > 0 and last3 <= 0.8 * prev3)
             if s.returns == "net":
-                r12 = neg[(neg[c.order_date] > m(12)) & (neg[c.order_date] <= cut)]
+                r12 = neg[(neg[c.order_date] >= m(12)) & (neg[c.order_date] < cut)]
                 row["returns_12m"] = len(r12)
                 row["returned_amount_12m"] = float(-r12[c.amount].sum())
             for name, column in (("product", c.product), ("channel", c.channel)):
                 if column and column in lines.columns:
-                    pl = pos[pos[c.order_date] <= cut]
+                    pl = pos[pos[c.order_date] < cut]
                     if len(pl):
                         by = pl.groupby(pl[column].astype("string").fillna("(missing)").astype(str))[c.amount].sum()
                         by = by.sort_index()
@@ -886,15 +925,15 @@ def build_reference(
                         row[f"main_{name}"], row[f"main_{name}_share"], row[f"n_{name}s"] = None, np.nan, 0
             if acts is not None:
                 mine_a = acts_by_customer.get(cid, acts.iloc[:0])
-                mine_a = mine_a[mine_a["_t"] <= cut]
+                mine_a = mine_a[mine_a["_t"] < cut]
                 for k in s.activity_kinds:
                     ak = mine_a[mine_a["_kind"] == k.lower()]
-                    row[f"{k}s_3m"] = int((ak["_t"] > m(3)).sum())
-                    row[f"{k}s_12m"] = int((ak["_t"] > m(12)).sum())
+                    row[f"{k}s_3m"] = int((ak["_t"] >= m(3)).sum())
+                    row[f"{k}s_12m"] = int((ak["_t"] >= m(12)).sum())
                     if k.lower() == "survey":
                         scored = ak[ak["_v"].notna()].sort_values("_t", kind="stable")
                         row["last_survey_score"] = float(scored["_v"].iloc[-1]) if len(scored) else np.nan
-                        recent = scored[scored["_t"] > m(12)]
+                        recent = scored[scored["_t"] >= m(12)]
                         row["mean_survey_score_12m"] = float(recent["_v"].mean()) if len(recent) else np.nan
                         row["days_since_last_survey"] = (cut - scored["_t"].iloc[-1]) / day if len(scored) else np.nan
                 row["days_since_last_activity"] = (cut - mine_a["_t"].max()) / day if len(mine_a) else np.nan
@@ -931,18 +970,28 @@ class CutoffPlan:
     train: tuple[pd.Timestamp, ...]
     valid: pd.Timestamp
     holdout: pd.Timestamp
+    #: The target window of the training and validation cutoffs: the horizon itself, or a shorter one
+    #: when the history is too short for three full windows (``mode="short_history"``).
+    train_horizon: Horizon | None = None
+    mode: Literal["standard", "short_history"] = "standard"
 
     @property
     def all(self) -> list[pd.Timestamp]:
         return [*self.train, self.valid, self.holdout]
 
 
-def split_cutoffs(cutoffs: Iterable[pd.Timestamp], horizon: Horizon) -> tuple[list[pd.Timestamp], pd.Timestamp | None, pd.Timestamp | None]:
-    """``(train, valid, holdout)`` from candidate cutoffs whose windows are complete (see :class:`CutoffPlan`)."""
+def split_cutoffs(
+    cutoffs: Iterable[pd.Timestamp], horizon: Horizon, holdout: pd.Timestamp | None = None
+) -> tuple[list[pd.Timestamp], pd.Timestamp | None, pd.Timestamp | None]:
+    """``(train, valid, holdout)`` from candidate cutoffs whose windows are complete (see :class:`CutoffPlan`).
+
+    ``holdout`` defaults to the latest candidate; ``horizon`` is the window of the training and
+    validation cutoffs.
+    """
     cands = sorted(set(pd.Timestamp(c) for c in cutoffs))
     if not cands:
         return [], None, None
-    holdout = cands[-1]
+    holdout = cands[-1] if holdout is None else pd.Timestamp(holdout)
     valids = [c for c in cands if c + horizon.offset <= holdout]
     if not valids:
         return [], None, holdout
@@ -960,13 +1009,20 @@ def plan_cutoffs(
     cutoffs: Sequence[Any] | None = None,
     customers: pd.DataFrame | None = None,
     settings: SnapshotSettings | Mapping[str, Any] | None = None,
+    shorter_training_windows: bool = False,
 ) -> CutoffPlan:
     """Monthly cutoffs (or the given ones) split into training, validation and holdout.
 
     Candidates are month starts from ``min_history`` after the first data to
     the last one whose ``horizon`` window the data completes (:func:`data_end`).
-    Raises :class:`~salesml.core.contracts.DataValidationError` when a cutoff lies
-    before any data or the horizon leaves fewer than three usable cutoffs.
+
+    When the history is too short for a training, a validation and a holdout cutoff each followed by
+    a full ``horizon`` window and ``shorter_training_windows`` is set (tasks whose predictions can be
+    rescaled to another horizon, CLV), the holdout keeps its full window and the training and
+    validation cutoffs take the longest shorter window (whole months) that fits before it
+    (``mode="short_history"``, logged). Raises
+    :class:`~salesml.core.contracts.DataValidationError` when a cutoff lies before any data, or when
+    even that cannot work, saying which horizon would.
     """
     s = _settings(settings)
     h = parse_horizon(horizon)
@@ -988,17 +1044,43 @@ def plan_cutoffs(
     else:
         cands = month_starts(first + parse_horizon(min_history, "min_history").offset, end - h.offset)
     train, valid, holdout = split_cutoffs(cands, h)
-    if not train:
-        span_months = (end.year - first.year) * 12 + end.month - first.month
-        _raise(
-            [
-                Problem(
-                    "transactions", None, "horizon_too_long",
-                    f"the data covers {first:%Y-%m-%d} to {end - pd.Timedelta(days=1):%Y-%m-%d} (about {span_months} months), too short "
-                    f"for a training, a validation and a holdout cutoff each followed by a complete {h} window "
-                    f"(that needs about 3 x {h} plus {min_history} of history)",
-                    "use a shorter horizon (params.horizon), fewer or earlier cutoffs, or provide more history",
+    if train:
+        return CutoffPlan(tuple(train[-n_train:]), valid, holdout, h)  # type: ignore[arg-type]
+    span_months = (end.year - first.year) * 12 + end.month - first.month
+    covers = f"the data covers {first:%Y-%m-%d} to {end - pd.Timedelta(days=1):%Y-%m-%d} (about {span_months} months)"
+    if shorter_training_windows and holdout is not None:
+        all_cands = _cutoffs(cutoffs) if cutoffs else month_starts(first + parse_horizon(min_history, "min_history").offset, end)
+        for months in range(max(int(h.days // _DAYS_PER_MONTH), 1), 0, -1):
+            short = Horizon(months, "M")
+            if short.days >= h.days:
+                continue
+            train, valid, _ = split_cutoffs([c for c in all_cands if c + short.offset <= holdout], short, holdout)
+            if train and valid is not None and valid < holdout:
+                logger.warning(
+                    "%s: too short for three full %s windows; training and validation cutoffs use %s windows, "
+                    "rescaled to %s, and the holdout (%s) keeps its full window",
+                    covers, h, short, h, f"{holdout:%Y-%m-%d}",
                 )
-            ]
+                return CutoffPlan(tuple(train[-n_train:]), valid, holdout, short, "short_history")
+    earliest = month_starts(first + parse_horizon(min_history, "min_history").offset, end)
+    most = 0
+    if earliest:  # the first possible training cutoff, then 1-month windows for it and the validation
+        while earliest[0] + pd.DateOffset(months=2 + most + 1) <= end:
+            most += 1
+    if shorter_training_windows:
+        what = (
+            f"too short for a training and a validation cutoff with at least 1-month windows before a holdout "
+            f"cutoff followed by a complete {h} window (that needs about {h} + 2 months plus {min_history} of history)"
         )
-    return CutoffPlan(tuple(train[-n_train:]), valid, holdout)  # type: ignore[arg-type]
+        fix = (
+            f"use a horizon of at most {most} months (params.horizon), a shorter params.min_history, "
+            "or provide more history" if most >= 1 else "provide more history or a shorter params.min_history"
+        )
+    else:
+        what = (
+            f"too short for a training, a validation and a holdout cutoff each followed by a complete {h} window "
+            f"(that needs about 3 x {h} plus {min_history} of history)"
+        )
+        fix = "use a shorter horizon (params.horizon), fewer or earlier cutoffs, or provide more history"
+    _raise([Problem("transactions", None, "horizon_too_long", f"{covers}, {what}", fix)])
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -1,7 +1,7 @@
 """What the customer tasks (CLV, churn) share: point-in-time snapshots from order history.
 
 Training data: :mod:`salesml.customers.snapshots` builds one row per customer per
-monthly cutoff (features from events at or before it, targets from the next
+monthly cutoff (features from events strictly before it, targets from the next
 ``horizon``). The latest cutoff whose window the data completes is the
 holdout, the latest one whose window ends by the holdout cutoff is the
 validation slice, and up to ``n_cutoffs`` earlier cutoffs whose windows end by
@@ -24,6 +24,7 @@ raw tables (``salesml snapshot`` on the command line)::
 
 from __future__ import annotations
 
+import logging
 from abc import abstractmethod
 from collections.abc import Collection, Mapping
 from datetime import datetime
@@ -34,10 +35,12 @@ import pandas as pd
 from pydantic import field_validator
 
 from salesml.customers import snapshots
-from salesml.core.contracts import ColumnRule, DataValidationError, Problem, parse_datetime, validate_table
+from salesml.core.contracts import ColumnRule, DataValidationError, Problem, parse_datetime, time_rules, validate_table
 from salesml.core.features import TabularEncoder
 from salesml.core.split import TimeSplit, time_split
 from salesml.core.task import Dataset, SplitSettings, Task, TaskColumns, TaskParams
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["CustomerTask", "CustomerColumns", "CustomerParams", "CUSTOMER_TEMPLATES"]
 
@@ -112,8 +115,9 @@ class CustomerParams(TaskParams):
     cutoffs: list[str] | None = None
     min_history: str = "3M"
     returns: Literal["net", "drop", "error"] = "net"
-    duplicates: Literal["drop", "error"] = "drop"
+    duplicates: Literal["drop", "keep", "error"] = "drop"
     future: Literal["error", "drop"] = "error"
+    date_format: str | None = None
     as_of: datetime | None = None
     population: Literal["all", "active"] = "all"
     active_within: str = "12M"
@@ -144,6 +148,11 @@ class CustomerTask(Task):
     Params: ClassVar[type[TaskParams]] = CustomerParams
     columns: CustomerColumns
     params: CustomerParams
+    #: Whether the task's predictions can be rescaled from a shorter window to its horizon, so that a
+    #: short history may train on shorter windows (:func:`salesml.customers.snapshots.plan_cutoffs`).
+    rescales_horizon: ClassVar[bool] = False
+    #: The cutoff plan of the last :meth:`build_dataset` (its split follows it).
+    plan_: snapshots.CutoffPlan | None = None
 
     # ----------------------------------------------------------- settings
     @property
@@ -154,7 +163,7 @@ class CustomerTask(Task):
         c, p = self.columns, self.params
         cols = snapshots.SnapshotColumns(customer_id=c.id, **c.model_dump(include=set(snapshots.TableColumns.model_fields)))
         return snapshots.SnapshotSettings(
-            columns=cols, returns=p.returns, duplicates=p.duplicates, future=p.future, as_of=p.as_of,
+            columns=cols, returns=p.returns, duplicates=p.duplicates, future=p.future, date_format=p.date_format, as_of=p.as_of,
             population=p.population, active_within=p.active_within, activity_kinds=p.activity_kinds, windows=p.windows,
         )
 
@@ -174,14 +183,53 @@ class CustomerTask(Task):
         return task.snapshot(tables, as_of=snapshots.data_end(tables["transactions"], task.snapshot_settings()))
 
     def snapshot(self, tables: Mapping[str, pd.DataFrame], as_of: Any = None) -> pd.DataFrame:
-        """The scoring input as of ``as_of`` (default: the end of the order history), one row per customer."""
+        """The scoring input as of ``as_of`` (default: the end of the order history), one row per customer.
+
+        Every customer of the input tables is accounted for (logged): each is in the snapshot, or was
+        first seen at or after ``as_of``, or (``population: active``) had no order in the
+        ``active_within`` before it. Any other missing customer stops with a message.
+        """
         settings = self.snapshot_settings()
         when = as_of if as_of is not None else snapshots.data_end(tables["transactions"], settings)
         frame = snapshots.build(
             tables["transactions"], cutoffs=[when], customers=tables.get("customers"),
             activities=tables.get("activities"), settings=settings,
         )
+        self._account_for_customers(tables, frame, when, settings)
         return self._rename_time(frame)
+
+    def _account_for_customers(
+        self, tables: Mapping[str, pd.DataFrame], frame: pd.DataFrame, when: Any, settings: snapshots.SnapshotSettings
+    ) -> None:
+        c = settings.columns
+        lines, _ = snapshots.prepare_transactions(tables["transactions"], settings)
+        ids = [lines[c.customer_id].astype(str)]
+        customers = tables.get("customers")
+        if customers is not None:
+            ids.append(customers[c.customer_id].dropna().astype(str))
+        every = pd.Index(pd.concat(ids).unique())
+        out = set(frame[c.customer_id].astype(str))
+        missing = every.difference(pd.Index(list(out)))
+        cutoff = pd.Timestamp(when)
+        codes, first_seen, _ = snapshots._universe(lines, customers, settings)
+        seen = pd.Series(first_seen, index=codes)
+        later = missing[seen.reindex(missing).to_numpy() >= cutoff.value]
+        inactive = missing.difference(later) if settings.population == "active" else pd.Index([])
+        unexplained = missing.difference(later).difference(inactive)
+        logger.info(
+            "snapshot as of %s: %d customers in the input, %d in the snapshot, %d first seen at or after it, %d inactive",
+            f"{cutoff:%Y-%m-%d %H:%M}", len(every), len(out), len(later), len(inactive),
+        )
+        if len(unexplained):
+            raise DataValidationError(
+                [
+                    Problem(
+                        "transactions", c.customer_id, "customers_lost",
+                        f"{len(unexplained)} customers of the input are missing from the snapshot", "report this as a bug",
+                        n_rows=len(unexplained),
+                    )
+                ]
+            )
 
     def _rename_time(self, frame: pd.DataFrame) -> pd.DataFrame:
         if self.columns.time != snapshots.CUTOFF:
@@ -193,6 +241,7 @@ class CustomerTask(Task):
             tables["transactions"], horizon=self.horizon, n_train=self.params.n_cutoffs,
             min_history=self.params.min_history, cutoffs=self.params.cutoffs,
             customers=tables.get("customers"), settings=self.snapshot_settings(),
+            shorter_training_windows=self.rescales_horizon,
         )
 
     # --------------------------------------------------------- validation
@@ -213,7 +262,8 @@ class CustomerTask(Task):
             tx, table="transactions", key=key, raise_errors=False,
             rules=[
                 ColumnRule(c.id, "any", nullable=False, role="customer id column"),
-                ColumnRule(c.order_date, "datetime", nullable=False, role="order date column"),
+                # read by snapshots.parse_dates (YYYYMMDD, params.date_format), checked in prepare_transactions
+                ColumnRule(c.order_date, "any", nullable=False, role="order date column"),
                 ColumnRule(c.amount, "number", nullable=False, role="amount column"),
             ],
         )
@@ -251,9 +301,9 @@ class CustomerTask(Task):
             )
         rules = [
             ColumnRule(c.id, "any", nullable=False, role="id column"),
-            ColumnRule(c.time, "datetime", nullable=False, role="time column"),
             ColumnRule(c.label, "binary" if self.objective == "binary" else "number", nullable=False, role="label column"),
         ]
+        rules[1:1] = time_rules(table, c.time)  # optional: a table without it is split at random (Task.split)
         validate_table(table, table="prepared", rules=rules)
 
     # ----------------------------------------------------------- datasets
@@ -271,13 +321,24 @@ class CustomerTask(Task):
             table = tables["prepared"]
             return Dataset(
                 frame=table.drop(columns=[c.label]), target=self.prepared_target(table[c.label]),
-                time=parse_datetime(table[c.time]), key=table[c.id],
+                time=parse_datetime(table[c.time]) if c.time in table.columns else pd.Series(pd.NaT, index=table.index),
+                key=table[c.id],
             )
-        plan = self.plan(tables)
-        snap = snapshots.build(
-            tables["transactions"], cutoffs=plan.all, horizon=self.horizon, customers=tables.get("customers"),
-            activities=tables.get("activities"), settings=self.snapshot_settings(),
-        )
+        plan = self.plan_ = self.plan(tables)
+        build = {
+            "customers": tables.get("customers"), "activities": tables.get("activities"),
+            "settings": self.snapshot_settings(),
+        }
+        if plan.train_horizon is None or plan.train_horizon == self.horizon:
+            snap = snapshots.build(tables["transactions"], cutoffs=plan.all, horizon=self.horizon, **build)
+        else:  # short history: shorter windows before the holdout, the full horizon on it
+            snap = pd.concat(
+                [
+                    snapshots.build(tables["transactions"], cutoffs=[*plan.train, plan.valid], horizon=plan.train_horizon, **build),
+                    snapshots.build(tables["transactions"], cutoffs=[plan.holdout], horizon=self.horizon, **build),
+                ],
+                ignore_index=True,
+            )
         target, keep = self.target(snap)
         snap = snap.loc[keep].reset_index(drop=True)
         frame = self._rename_time(snap.drop(columns=[t for t in snapshots.TARGET_COLUMNS if t in snap.columns]))
@@ -290,12 +351,21 @@ class CustomerTask(Task):
         return TabularEncoder(time_column=None, exclude=exclude, allow_personal=c.allow_personal)
 
     def split(self, dataset: Dataset, settings: SplitSettings) -> TimeSplit:
-        """Whole cutoffs: the latest is the holdout, the validation and training targets end before the next slice."""
+        """Whole cutoffs: the latest is the holdout, the validation and training targets end before the next slice.
+
+        A prepared table without times, or a ``stratified`` / ``group`` method, is split as any table is
+        (:meth:`Task.split`)."""
         times = pd.to_datetime(dataset.time)
+        if settings.method in ("stratified", "group") or not times.notna().any():
+            return super().split(dataset, settings)
         cuts = sorted(times.unique())
         if len(cuts) > 10 and not self._looks_like_cutoffs(times):
             return time_split(times, test_fraction=settings.test_fraction, valid_fraction=settings.valid_fraction)
-        train, valid, holdout = snapshots.split_cutoffs(cuts, self.horizon)
+        plan = self.plan_
+        if plan is not None and sorted(plan.all) == [pd.Timestamp(c) for c in cuts]:
+            train, valid, holdout = list(plan.train), plan.valid, plan.holdout
+        else:
+            train, valid, holdout = snapshots.split_cutoffs(cuts, self.horizon)
         if not train:
             raise ValueError(
                 f"The rows' {len(cuts)} cutoffs leave no training cutoff whose {self.horizon} target window ends by the "
@@ -309,6 +379,11 @@ class CustomerTask(Task):
             valid_start=pd.Timestamp(valid),
             test_start=pd.Timestamp(holdout),
         )
+
+    def tuning_folds(self, dataset: Dataset, split: TimeSplit) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Cross-validation folds for rows split at random (a prepared table); none for cutoffs in time, whose
+        targets overlap the next cutoffs' windows (trials are then scored on the validation cutoff)."""
+        return [] if split.method == "time" else super().tuning_folds(dataset, split)
 
     @staticmethod
     def _looks_like_cutoffs(times: pd.Series) -> bool:

@@ -23,7 +23,7 @@ come ``calibration_windows`` more on the same grid. For every window:
 * the forecasts from ``c_k`` are summed bottom-up (:mod:`salesml.forecasting.reconcile`)
   and scored at every level.
 
-The shipped model's intervals (:attr:`BacktestReport.postprocess_state`) are
+The shipped model's intervals (:attr:`BacktestReport.state`) are
 learnt the same way from the latest ``calibration_windows`` windows.
 
 The statistical baselines cost one fit per series and window; beyond
@@ -62,7 +62,7 @@ class Forecasting(Protocol):
 
     def postprocess(self, *args: Any, **kwargs: Any) -> Any: ...
 
-    def fit_postprocess(self, *args: Any, **kwargs: Any) -> Any: ...
+    def interval_state(self, *args: Any, **kwargs: Any) -> Any: ...
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ def rolling_origin(
     random_state: int = 0,
 ) -> BacktestReport:
     """Run the backtest; returns metrics, the forecast / per-series / per-level / window tables, a plot,
-    and (``postprocess_state``) the interval state learnt from the latest windows' out-of-sample errors."""
+    and (``state``) the interval state learnt from the latest windows' out-of-sample errors."""
     H = task.horizon
     frame = dataset.frame
     y_rel = dataset.target
@@ -232,7 +232,7 @@ def rolling_origin(
             "backtest/per_level.csv": _per_level(levels, names, task.params.intervals),
         },
         figures={"plots/forecast_vs_actual.png": _figure(panel, levels, names, task.params.intervals)},
-        postprocess_state=state,
+        state=state,
     )
 
 
@@ -251,12 +251,12 @@ def _fit_intervals(
         preds = np.concatenate([r.pred for r in pool])
         known = p_idx[positions] <= cutoff
         if known.any():
-            state = task.fit_postprocess(y_rel[positions[known]], preds[known], frame.iloc[positions[known]])
+            state = task.interval_state(y_rel[positions[known]], preds[known], frame.iloc[positions[known]])
             return f"{len(pool)} earlier windows ({int(known.sum())} rows)", state
     if fallback is None:
         return "", None
     logger.warning("no earlier backtest window to learn intervals from: using the window's validation slice")
-    state = task.fit_postprocess(y_rel[fallback.valid], fallback.pred_valid, frame[fallback.valid])
+    state = task.interval_state(y_rel[fallback.valid], fallback.pred_valid, frame[fallback.valid])
     return f"validation slice ({int(fallback.valid.sum())} rows)", state
 
 

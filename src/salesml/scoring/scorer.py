@@ -25,6 +25,7 @@ from salesml.core.calibration import Calibrator
 from salesml.core.explain import contributions
 from salesml.core.explain import reasons as explain_reasons
 from salesml.core.features import TabularEncoder
+from salesml.core.linear import LinearModel
 
 logger = logging.getLogger(__name__)
 
@@ -54,11 +55,13 @@ class Scorer:
         self.bundle = bundle
         self.metadata = meta
         self.task = get_task(meta["task"])(columns=meta["columns"], params=meta["params"])
-        self.task.state_ = dict(meta.get("task_state") or {})
-        self.task.load_postprocess_state(meta.get("postprocess_state", {}))
+        # models written before the single state hook kept interval widths under "postprocess_state"
+        self.task.load_state(meta.get("task_state") or meta.get("postprocess_state") or {})
         self.encoder = TabularEncoder.from_dict(meta["encoder"])
         self.calibrator = Calibrator.from_dict(meta["calibration"])
         self.booster = bundle.boosters["model"]
+        #: the logistic regression blended with the booster (None: the booster alone), see salesml.core.linear
+        self.linear = LinearModel.from_dict(meta["linear"]) if meta.get("linear") else None
         #: Extra ``Booster.predict`` parameters for every prediction, e.g. ``{"num_threads": 1}``.
         self.predict_params: dict[str, Any] = {}
 
@@ -84,8 +87,24 @@ class Scorer:
     def predict_model(self, df: pd.DataFrame) -> np.ndarray:
         """The LightGBM model's calibrated prediction for each row (before :meth:`Task.predict`)."""
         X = self.encoder.transform(df)
-        raw = self.booster.predict(X.to_numpy(dtype=np.float64), raw_score=True, **self.predict_params)
-        return self.calibrator.transform(raw)
+        return self.calibrator.transform(self._raw(X, X.to_numpy(dtype=np.float64)))
+
+    def _raw(self, X: pd.DataFrame, matrix: np.ndarray) -> np.ndarray:
+        """The model's raw score: the booster's, blended with the linear part when there is one."""
+        raw = self.booster.predict(matrix, raw_score=True, **self.predict_params)
+        if self.linear is not None:
+            w = self.linear.weight
+            raw = w * raw + (1.0 - w) * self.linear.raw(X)
+        return raw
+
+    def contributions(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Per-feature contributions and base value in raw-score space (they add up to the raw score)."""
+        values, base = contributions(self.booster, X, **self.predict_params)
+        if self.linear is not None and len(X):
+            w = self.linear.weight
+            lin_values, lin_base = self.linear.contributions(X)
+            values, base = w * values + (1.0 - w) * lin_values, w * base + (1.0 - w) * lin_base
+        return values, base
 
     def predict(self, df: pd.DataFrame) -> np.ndarray:
         """The calibrated prediction (probability or value) for each row."""
@@ -109,7 +128,7 @@ class Scorer:
             )
         X = self.encoder.transform(df)
         matrix = X.to_numpy(dtype=np.float64)
-        raw = self.booster.predict(matrix, raw_score=True, **self.predict_params)
+        raw = self._raw(X, matrix)
         pred = self.task.predict(df, self.calibrator.transform(raw))
         output = self.task.postprocess(pred, df)
         parts = [output]
@@ -117,7 +136,7 @@ class Scorer:
             parts.insert(0, df[[self.key_column]])
         if mode != "none" and self.task.explained_by_model():
             rows = np.flatnonzero(output[flag].to_numpy(dtype=bool)) if mode == "flagged" else np.arange(len(df))
-            values, base = contributions(self.booster, X.iloc[rows], **self.predict_params)
+            values, base = self.contributions(X.iloc[rows])
             found = explain_reasons(values, X.iloc[rows], self.encoder, n=n_reasons, templates=self.task.reason_templates())
             if len(rows) < len(df):  # rows not explained get empty reasons
                 full = pd.DataFrame("", index=X.index, columns=found.columns, dtype=object)

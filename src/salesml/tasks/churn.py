@@ -14,7 +14,7 @@ before a cutoff are scored: a customer silent for longer has already gone.
 LightGBM with sigmoid calibration, compared on the holdout with two baselines,
 logged as ``baseline.<name>.<metric>``: the business rule "orders down >= 20%
 over 3 months" (``orders_down_20pct``, also a feature) and a logistic
-regression on the numeric features. Output per customer: ``probability``,
+regression on the numeric features and the one-hot categorical ones. Output per customer: ``probability``,
 ``risk_tier`` (default: high >= 0.5, medium >= 0.25, else low) and, from the
 shared scorer, the top reasons. Metrics: ROC-AUC, PR-AUC, Brier, lift in the
 top decile and recall in the top 10% / 20%.
@@ -93,35 +93,50 @@ class Churn(CustomerTask):
     def baselines(
         self, dataset: Dataset, split: TimeSplit, model_predict: Callable[[pd.DataFrame], np.ndarray]
     ) -> dict[str, np.ndarray]:
-        """The "orders down >= 20% over 3 months" rule and a logistic regression on the numeric features."""
+        """The "orders down >= 20% over 3 months" rule and a logistic regression on every feature.
+
+        The logistic regression reads the numeric and boolean features (median-imputed, standardised)
+        and the categorical ones one-hot encoded (missing values as their own level, levels unseen in
+        training ignored), as a fair linear baseline should.
+        """
         test = dataset.frame.iloc[np.flatnonzero(split.test)]
         out: dict[str, np.ndarray] = {}
         if "orders_down_20pct" in test.columns:
             out["orders_down_rule"] = test["orders_down_20pct"].astype(float).to_numpy()
-        numeric = [
-            c for c in dataset.frame.columns
-            if c not in (self.columns.id, self.columns.time)
-            and (pd.api.types.is_numeric_dtype(dataset.frame[c]) or pd.api.types.is_bool_dtype(dataset.frame[c]))
-        ]
-        y_train = dataset.target[split.train]
-        if numeric and len(np.unique(y_train)) == 2:
-            from sklearn.impute import SimpleImputer
-            from sklearn.linear_model import LogisticRegression
-            from sklearn.pipeline import make_pipeline
-            from sklearn.preprocessing import StandardScaler
-
-            def matrix(frame: pd.DataFrame) -> np.ndarray:
-                return frame[numeric].astype(float).to_numpy()
-
-            train = dataset.frame.iloc[np.flatnonzero(split.train)]
-            logit = make_pipeline(
-                SimpleImputer(strategy="median", keep_empty_features=True),
-                StandardScaler(),
-                LogisticRegression(max_iter=2000, random_state=0),
-            )
-            logit.fit(matrix(train), y_train)
-            out["logistic_regression"] = logit.predict_proba(matrix(test))[:, 1]
+        logit = self._logistic_baseline(dataset.frame, split, dataset.target[split.train])
+        if logit is not None:
+            out["logistic_regression"] = logit
         return out
+
+    def _logistic_baseline(self, frame: pd.DataFrame, split: TimeSplit, y_train: np.ndarray) -> np.ndarray | None:
+        from sklearn.compose import ColumnTransformer
+        from sklearn.impute import SimpleImputer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+        features = [c for c in frame.columns if c not in (self.columns.id, self.columns.time, *self.columns.exclude)]
+        numeric = [
+            c for c in features if pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])
+        ]
+        categorical = [c for c in features if c not in numeric and not pd.api.types.is_datetime64_any_dtype(frame[c])]
+        if not (numeric or categorical) or len(np.unique(y_train)) != 2:
+            return None
+
+        def table(rows: np.ndarray) -> pd.DataFrame:
+            part = frame.iloc[np.flatnonzero(rows)]
+            cats = part[categorical].astype("string").fillna("(missing)").astype(object)
+            return pd.concat([part[numeric].astype(float), cats], axis=1)
+
+        columns = ColumnTransformer(
+            [
+                ("numeric", make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()), numeric),
+                ("categorical", OneHotEncoder(handle_unknown="ignore", min_frequency=5), categorical),
+            ]
+        )
+        logit = make_pipeline(columns, LogisticRegression(max_iter=2000, random_state=0))
+        logit.fit(table(split.train), y_train)
+        return logit.predict_proba(table(split.test))[:, 1]
 
     # ----------------------------------------------------------- output
     def risk_tier(self, prob: np.ndarray) -> np.ndarray:

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import numpy as np
@@ -156,6 +156,9 @@ class Forecasting(Task):
     primary_metric = "wape"  # minimised like the early-stopping l1, so Optuna's direction agrees; accuracy = 1 - WAPE
     greater_is_better = False
     calibration = "identity"
+    #: The tuning folds are rolling-origin windows; the shipped model is not refitted on them (the backtest is).
+    refit = False
+    folds_name = "rolling-origin windows"
     default_search_space = "lightgbm"
     Columns = ForecastColumns
     Params = ForecastParams
@@ -467,9 +470,27 @@ class Forecasting(Task):
         forecast = np.asarray(pred, dtype=float) * level
         return np.where(nonneg, np.maximum(forecast, 0.0), forecast), level, nonneg
 
-    def fit_postprocess(self, y_valid: np.ndarray, pred_valid: np.ndarray, frame_valid: pd.DataFrame) -> dict[str, Any]:
+    def fit_state(
+        self,
+        dataset: Dataset,
+        split: TimeSplit,
+        model_predict: Callable[[pd.DataFrame], np.ndarray],
+        backtest: BacktestReport | None = None,
+    ) -> dict[str, Any]:
+        """The shipped model's intervals: learnt out of sample by the backtest when it ran, else on the validation
+        slice."""
+        if backtest is not None and backtest.state is not None:
+            return backtest.state
+        valid = dataset.frame.iloc[np.flatnonzero(split.valid)]
+        return self.interval_state(dataset.target[split.valid], model_predict(valid), valid)
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        super().load_state(state)
+        self.intervals_ = {k: ConformalIntervals.from_dict(v) for k, v in state.get("intervals", {}).items()}
+
+    def interval_state(self, y_valid: np.ndarray, pred_valid: np.ndarray, frame_valid: pd.DataFrame) -> dict[str, Any]:
         """Conformal intervals from held-out errors (earlier backtest windows, or the validation slice): per series
-        (relative to its level) and per upper level."""
+        (relative to its level) and per upper level. Sets them on the task and returns them as JSON state."""
         levels = self.params.intervals
         forecast, level, _ = self._point(pred_valid, frame_valid)
         rel = np.asarray(y_valid, dtype=float) - forecast / level
@@ -486,9 +507,6 @@ class Forecasting(Task):
                 intervals[name] = ConformalIntervals.fit(resid.to_numpy(), agg["h"].to_numpy(), levels, symmetric_below=SYMMETRIC_BELOW)
         self.intervals_ = intervals
         return {"intervals": {k: v.to_dict() for k, v in intervals.items()}}
-
-    def load_postprocess_state(self, state: Mapping[str, Any]) -> None:
-        self.intervals_ = {k: ConformalIntervals.from_dict(v) for k, v in state.get("intervals", {}).items()}
 
     def level_intervals(self, level_name: str, forecast: np.ndarray, level_sum: np.ndarray, h: np.ndarray, nonnegative: np.ndarray) -> dict[str, np.ndarray]:
         """Interval columns for rows of one hierarchy level (their own conformal widths, scaled by the summed level)."""

@@ -16,7 +16,9 @@ import numpy as np
 import pandas as pd
 from pydantic import field_validator
 
-from salesml.core.contracts import BinaryLabel, ColumnRule, Problem, all_missing_columns, parse_datetime, validate_table
+from salesml.core.contracts import (
+    BinaryLabel, ColumnRule, Problem, all_missing_columns, parse_datetime, time_rules, validate_table,
+)
 from salesml.core.metrics import classification_metrics, threshold_metrics
 from salesml.core.task import Dataset, Task, TaskColumns, TaskParams, too_few_of_each_class
 
@@ -133,9 +135,9 @@ class LeadScoring(Task):
         c = self.columns
         rules = [
             ColumnRule(c.id, "id", nullable=False, role="id column"),
-            ColumnRule(c.time, "datetime", nullable=False, role="time column"),
             ColumnRule(str(c.label), "binary", nullable=False, role="label column"),
         ]
+        rules[1:1] = time_rules(leads, c.time)  # optional: a table without it is split at random (Task.split)
         validate_table(
             leads,
             table="leads",
@@ -168,7 +170,8 @@ class LeadScoring(Task):
         c = self.columns
         target = BinaryLabel(str(c.label)).encode(leads[c.label]).astype(int)
         frame = leads.drop(columns=[c.label])
-        return Dataset(frame=frame, target=target, time=parse_datetime(leads[c.time]), key=leads[c.id])
+        time = parse_datetime(leads[c.time]) if c.time in leads.columns else pd.Series(pd.NaT, index=leads.index)
+        return Dataset(frame=frame, target=target, time=time, key=leads[c.id])
 
     def evaluate(self, y_true: np.ndarray, pred: np.ndarray, output: pd.DataFrame) -> dict[str, float]:
         metrics = classification_metrics(y_true, pred)
