@@ -67,7 +67,11 @@ def test_model_artifact_has_no_pickle_and_no_personal_data(tracked, tmp_path):
 def test_gate_keeps_the_champion_when_the_candidate_is_worse(tracked):
     leads, _ = tracked
     # trees that cannot split: a constant score, AUC 0.5 on the same holdout
-    worse = salesml.train({"task": "lead-scoring", "model": {"min_data_in_leaf": 100_000}}, tables={"leads": leads})
+    worse = salesml.train({"task": "lead-scoring", "model": {"min_data_in_leaf": 100_000},
+                        # trees that cannot split, and (for the linear blend) none of the informative columns
+                        "columns": {"exclude": ["visits", "pages_viewed", "pricing_page_views", "time_on_site", "downloads",
+                                                "email_opens", "event_attended", "days_since_last_activity",
+                                                "inquiry_text", "stated_need", "channel", "industry", "converted_at"]}}, tables={"leads": leads})
     assert worse.version == "2" and not worse.decision.promoted
     assert worse.decision.champion_measured_on == "candidate holdout"
     client = mlflow.MlflowClient()
