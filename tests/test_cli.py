@@ -37,7 +37,8 @@ def test_train_then_score_a_csv(mlflow_store, tmp_path):
     assert res.exit_code == 0, res.output
     scored = pd.read_parquet(out)
     assert scored["lead_id"].tolist() == new["lead_id"].tolist()
-    assert not list(tmp_path.glob(".scores.parquet.*"))  # no temporary file left behind
+    assert not list(tmp_path.glob(".scores.parquet.salesml/runs/.partial-*"))  # no unfinished run left behind
+    assert not list(tmp_path.glob(".*.tmp"))
 
 
 def test_bad_config_names_the_key(tmp_path):

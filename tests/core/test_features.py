@@ -150,3 +150,38 @@ def test_models_saved_before_the_contract_existed_stay_permissive(frame):
     bad.loc[0, "visits"] = None
     bad.loc[1, "visits"] = -4
     assert old.row_issues(bad).empty
+
+
+def test_rare_category_values_never_leave_the_encoder():
+    """A surname in a harmlessly named column (19 rows) must not reach the model's metadata,
+    its input example or a monitoring profile; a value in 20 rows is a real category."""
+    from salesml.monitoring.monitor import reference_profile
+
+    rng = np.random.default_rng(0)
+    team = rng.choice(["north", "south", "east", "west"], 2_000).astype(object)
+    team[:19] = "Quartermaine"
+    team[100:120] = "central"
+    frame = pd.DataFrame({"team": team, "visits": rng.integers(0, 9, 2_000)})
+    enc = TabularEncoder().fit(frame)
+    assert enc.plan_of("team").categories == ["central", "east", "north", "south", "west"]
+    assert "Quartermaine" not in json.dumps(enc.to_dict())
+    assert "Quartermaine" not in json.dumps(enc.example_row(), default=str)
+    assert np.isnan(enc.transform(frame.head(19))["team"]).all()  # folded into "new or unknown"
+    profile = reference_profile(enc, frame, np.zeros(len(frame)))
+    assert "Quartermaine" not in json.dumps(profile, default=str)
+
+
+def test_text_in_a_number_column_stops_training_unless_allowed():
+    rng = np.random.default_rng(0)
+    visits = rng.integers(0, 9, 1_000).astype(str).astype(object)
+    visits[:20] = "many"  # 2% of the rows
+    visits[20:25] = ""  # empty is missing, not text
+    pages = rng.integers(0, 9, 1_000).astype(str).astype(object)
+    pages[:12] = "n/a?"
+    frame = pd.DataFrame({"visits": visits, "pages": pages, "channel": rng.choice(["web", "event"], 1_000)})
+    with pytest.raises(ValueError, match=r"Text in number columns of the training data: 'visits' has 20 of 1,000 values "
+                                         r"that are not numbers \(e.g. 'many'\); 'pages' has 12 of 1,000 .*allow_non_numeric"):
+        TabularEncoder().fit(frame)
+    enc = TabularEncoder(allow_non_numeric=["visits", "pages"]).fit(frame)
+    assert enc.plan_of("visits").kind == "numeric"
+    assert np.isnan(enc.transform(frame.head(20))["visits"]).all()

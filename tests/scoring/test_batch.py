@@ -116,12 +116,13 @@ def test_planted_faults_are_each_rejected_once_with_the_right_reason(scorer, pla
         for r, reason, column in zip(rejects["row"], rejects["reason"], rejects["column"])
     }
     assert got == truth
-    keyed = rejects[~rejects["reason"].isin(["missing_key", "malformed_row"])]
+    keyed = rejects[~rejects["reason"].isin(["missing_key"])]  # a malformed record keeps its key too
     assert keyed["lead_id"].tolist() == [str(frame.at[int(r), "lead_id"]) for r in keyed["row"]]
     dup = rejects[rejects["reason"] == "duplicate_key"]
     assert dup["value"].isna().all()
     assert set(rejects.loc[rejects["reason"] == "not_a_number", "value"]) == {"many"}
-    assert rejects.loc[rejects["reason"] == "malformed_row", "value"].str.match(r"3 fields where the header has \d+").all()
+    malformed = rejects[rejects["reason"] == "malformed_row"]
+    assert (malformed["value"] == [f"line {r + 2}: 3 fields where the header has 18" for r in malformed["row"]]).all()
 
     scores = pd.read_parquet(tmp_path / "scores.parquet")
     assert_same_scores(scores, reference(scorer, good))  # good rows: identical to scoring the clean subset
@@ -192,13 +193,15 @@ def test_file_truncated_mid_row(scorer, fresh, tmp_path):
     assert (result.rows_in, result.rows_scored, result.rows_rejected) == (300, 299, 1)
     rejects = pd.read_parquet(tmp_path / "scores.rejects.parquet")
     assert rejects[["row", "reason"]].values.tolist() == [[299, "truncated_row"]]
-    assert rejects["value"].iloc[0].startswith("the file ends inside this record")
+    assert rejects["value"].iloc[0].startswith("line 301: the file ends inside this record: 2 fields where the header has")
+    assert rejects["lead_id"].iloc[0] == str(fresh["lead_id"].iloc[299])  # the key survives the cut
     assert_same_scores(pd.read_parquet(tmp_path / "scores.parquet"), reference(scorer, fresh.head(299)))
 
-    # Cut inside a value, with every field present: still caught (no final newline).
-    (tmp_path / "cut2.csv").write_bytes(data[:-3])
-    result = score_batch(scorer, tmp_path / "cut2.csv", tmp_path / "s2.parquet", as_of=AS_OF, reasons="none")
-    assert (result.rows_scored, result.rows_rejected) == (299, 1)
+    # A last line without a final newline, every field present: a record like any other (issue 14).
+    (tmp_path / "no_newline.csv").write_bytes(data.rstrip(b"\n"))
+    result = score_batch(scorer, tmp_path / "no_newline.csv", tmp_path / "s2.parquet", as_of=AS_OF, reasons="none")
+    assert (result.rows_scored, result.rows_rejected) == (300, 0)
+    assert_same_scores(pd.read_parquet(tmp_path / "s2.parquet"), reference(scorer, fresh.head(300)))
 
 
 def test_wrong_types_in_a_parquet_file(scorer, fresh, tmp_path):
@@ -323,10 +326,15 @@ def test_a_job_killed_at_random_points_never_leaves_a_partial_output(trained, fr
 
     rng = np.random.default_rng(0)
     final_size = (tmp_path / "ref" / "scores.parquet").stat().st_size
+    runs = out_dir / ".scores.parquet.salesml" / "runs"
+
+    def partial_of(proc):
+        found = list(runs.glob(f".partial-{proc.pid}-*"))
+        return found[0] if found else None
 
     def temp_of(proc, name="scores.parquet"):
-        found = list(out_dir.glob(f".{name}.{proc.pid}.*.tmp"))
-        return found[0] if found else None
+        run = partial_of(proc)
+        return run / name if run is not None and (run / name).exists() else None
 
     def size(path):
         try:
@@ -335,7 +343,7 @@ def test_a_job_killed_at_random_points_never_leaves_a_partial_output(trained, fr
             return -1
 
     # Kill points chosen by the job's progress, not the clock (CI machines differ): as soon as it starts
-    # writing, part-way through the data (SIGKILL and SIGTERM), and while it publishes (renames).
+    # writing, part-way through the data (SIGKILL and SIGTERM), and while it publishes (manifest written).
     stages = [
         ("started", signal.SIGKILL, lambda proc: temp_of(proc) is not None),
         ("mid-stream", signal.SIGKILL, lambda proc, t=rng.uniform(0.2, 0.9) * final_size: size(temp_of(proc)) > t),
@@ -356,18 +364,95 @@ def test_a_job_killed_at_random_points_never_leaves_a_partial_output(trained, fr
         files, manifest = _state(out_dir)
         for name in data_files:
             assert files[name] in (old[name], new[name]), f"{stage}: {name} is torn"
-        if manifest["outputs"]["scores"]["sha256"] == new["scores.parquet"]:
-            verify_outputs(out_dir / "scores.manifest.json")  # a new manifest only ever describes files in place
+        verify_outputs(out_dir / "scores.manifest.json")  # the manifest always describes the files in place
+        assert manifest["outputs"]["scores"]["sha256"] == files["scores.parquet"]
         outcomes.append((stage, "new" if files["scores.parquet"] == new["scores.parquet"] else "old"))
         if sig == signal.SIGTERM:  # the job removes its own temporary files (or had finished)
             assert proc.returncode in (0, 143)
-            assert not list(out_dir.glob(f".*.{proc.pid}.*.tmp"))
+            assert partial_of(proc) is None
     assert outcomes[:2] == [("started", "old"), ("mid-stream", "old")]
 
     score_batch(model, inp, out_dir / "scores.parquet", as_of=AS_OF, chunk_size=1000, reasons="flagged")
     files, _ = _state(out_dir)
     assert {name: files[name] for name in data_files} == {name: new[name] for name in data_files}
-    assert not list(out_dir.glob(".*.tmp"))  # temporary files of killed jobs were cleaned up
+    assert not list(runs.glob(".partial-*"))  # folders of killed jobs were cleaned up
+    assert len(list(runs.iterdir())) == 2  # the current run and the previous one
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: raised from inside a file-system call, and nothing gets to clean up."""
+
+
+def test_a_crash_between_any_two_publish_steps_never_mixes_two_runs(scorer, fresh, tmp_path, monkeypatch):
+    """Kill the job at every rename / link / replace of its publish, in turn: each time, the visible
+    scores, rejects and manifest are all yesterday's or all tonight's (the torn-output bug of issue 14)."""
+    import os
+    import shutil
+
+    from salesml.scoring.streams import FileSink
+
+    fresh.head(400).to_parquet(tmp_path / "in.parquet", index=False)
+    yesterday = tmp_path / "yesterday"
+    score_batch(scorer, tmp_path / "in.parquet", yesterday / "scores.parquet", as_of=AS_OF, reasons="none")
+    tonight = tmp_path / "tonight"
+    score_batch(scorer, tmp_path / "in.parquet", tonight / "scores.parquet", as_of=AS_OF, reasons="top")
+    old, new = _state(yesterday)[0], _state(tonight)[0]
+    names = ("scores.parquet", "scores.rejects.parquet", "scores.manifest.json")
+    monkeypatch.setattr(FileSink, "abort", lambda self: None)  # a killed job cleans nothing up
+    calls = {"n": 0, "crash_at": 0}
+    real = {name: getattr(os, name) for name in ("replace", "rename", "symlink")}
+
+    def crashing(name):
+        def call(*args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == calls["crash_at"]:
+                raise Killed(f"killed at {name} #{calls['n']}")
+            return real[name](*args, **kwargs)
+
+        return call
+
+    seen = set()
+    for crash_at in range(1, 30):
+        out = tmp_path / f"run{crash_at}"
+        shutil.copytree(yesterday, out, symlinks=True)
+        calls.update(n=0, crash_at=crash_at)
+        with monkeypatch.context() as mp:
+            for name in real:
+                mp.setattr(os, name, crashing(name))
+            try:
+                score_batch(scorer, tmp_path / "in.parquet", out / "scores.parquet", as_of=AS_OF, reasons="top")
+                finished = True
+            except Killed:
+                finished = False
+        files = _state(out)[0]
+        state = {n: files[n] for n in names}
+        whole = "old" if all(state[n] == old[n] for n in names[:2]) else "new" if all(state[n] == new[n] for n in names[:2]) else "torn"
+        assert whole != "torn", f"crash at file-system call {crash_at}: {state}"
+        manifest = verify_outputs(out / "scores.manifest.json")
+        assert manifest["outputs"]["scores"]["sha256"] == state["scores.parquet"]
+        seen.add(whole)
+        if finished:
+            break
+    assert finished and seen == {"old", "new"}
+
+
+def test_two_jobs_on_one_output_the_second_is_refused(scorer, fresh, tmp_path):
+    from salesml.scoring.streams import FileSink, OutputLocked
+
+    fresh.head(200).to_parquet(tmp_path / "in.parquet", index=False)
+    target = tmp_path / "out" / "scores.parquet"
+    first = score_batch(scorer, tmp_path / "in.parquet", target, as_of=AS_OF, reasons="none")
+    holder = FileSink(target)
+    from salesml.scoring.batch import output_schemas
+
+    holder.open(output_schemas(scorer, "none"))  # a job that is still writing
+    try:
+        with pytest.raises(OutputLocked, match=r"Another salesml job \(pid \d+, started .*\) is writing .*scores.parquet"):
+            score_batch(scorer, tmp_path / "in.parquet", target, as_of=AS_OF, reasons="top")
+    finally:
+        holder.abort()
+    assert verify_outputs(tmp_path / "out" / "scores.manifest.json")["outputs"] == first.manifest["outputs"]
+    score_batch(scorer, tmp_path / "in.parquet", target, as_of=AS_OF, reasons="top")  # the lock was released
 
 
 def test_the_input_is_never_overwritten(scorer, fresh, tmp_path):

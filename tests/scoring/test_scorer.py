@@ -67,3 +67,33 @@ def test_flagged_with_no_flagged_row_has_the_same_columns_and_types(trained, fra
     assert not out["follow_up"].any()  # these 400 leads have no follow-up
     assert out.dtypes.to_dict() == top.dtypes.to_dict()
     assert (out["reason_down_1"] == "").all()
+
+
+def test_scoring_against_a_missing_store_creates_nothing(tmp_path, monkeypatch):
+    from salesml.scoring.batch import score_batch
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.csv").write_text("lead_id\nL1\n")
+    from salesml import load_model
+
+    for call in (lambda: load_model("models:/salesml-lead-scoring@champion"),
+                 lambda: score_batch("models:/salesml-lead-scoring@champion", tmp_path / "in.csv", tmp_path / "o.csv")):
+        with pytest.raises(FileNotFoundError, match=r"No MLflow store at .*mlflow.db to load models:/salesml-lead-scoring@champion"):
+            call()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]  # no empty mlflow.db, no outputs
+
+
+def test_atomic_table_writes_get_the_usual_file_mode(tmp_path):
+    import os
+
+    import pandas as pd
+
+    from salesml.core.sources import write_table_atomic
+
+    old = os.umask(0o022)
+    try:
+        path = write_table_atomic(pd.DataFrame({"a": [1]}), tmp_path / "t.csv")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644

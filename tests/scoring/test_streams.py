@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import create_engine, text
@@ -67,7 +68,7 @@ def test_csv_records_keep_their_positions_around_malformed_lines(tmp_path):
     assert good.index.tolist() == [0, 2, 4]
     assert good["b"].tolist() == ["x", "two\nlines", "z"]
     bad = {k: v for c in chunks for k, v in c.malformed.items()}
-    assert bad == {1: ("malformed_row", "2 fields where the header has 3"), 3: ("malformed_row", "4 fields where the header has 3")}
+    assert bad == {1: ("malformed_row", "line 3: 2 fields where the header has 3"), 3: ("malformed_row", "line 6: 4 fields where the header has 3")}
     assert sum(c.n_records for c in chunks) == 5
 
 
@@ -268,3 +269,76 @@ def test_cli_sql_table_to_sql_table(trained, fresh, tmp_path):
         stored = [r[0] for r in conn.execute(text("SELECT lead_id FROM scores"))]
     engine.dispose()
     assert stored == sorted(stored)  # a table is read in key order, so re-runs write the same rows in the same order
+
+
+def _read(path, columns=("id", "a", "b"), chunk_size=3):
+    chunks = list(CsvSource(path).chunks(chunk_size, list(columns)))
+    good = pd.concat([c.frame for c in chunks])
+    bad = {k: v for c in chunks for k, v in c.malformed.items()}
+    keys = {k: v.get("id") for c in chunks for k, v in c.readable.items()}
+    return good, bad, keys, sum(c.n_records for c in chunks)
+
+
+def test_an_unclosed_quote_is_rejected_alone_and_the_records_after_it_survive(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text('id,a,b\n1,2,x\n2,"3,y\n3,4,z\n4,5,w\n5,6,"fine\nvalue"\n6,7,v\n')
+    good, bad, keys, n = _read(path)
+    assert n == 6  # every physical record
+    assert good.index.tolist() == [0, 2, 3, 4, 5]
+    assert good["id"].tolist() == ["1", "3", "4", "5", "6"]
+    assert good["b"].tolist() == ["x", "z", "w", "fine\nvalue", "v"]
+    assert bad == {1: ("malformed_row", "line 3: a quote opened in this record is never closed")}
+    assert keys == {1: "2"}  # the key is read from the damaged line
+
+
+def test_campaign_of_damaged_records_loses_none(tmp_path):
+    """10,000 records, 5% damaged (unclosed quotes, bad UTF-8, missing / extra fields, stray quotes):
+    every good record is read, every damaged one rejected alone with its key."""
+    rng = np.random.default_rng(1)
+    n = 10_000
+    damaged = set(rng.choice(n, 500, replace=False).tolist())
+    out, expected_bad, expected_good = [b"id,a,b\n"], {}, []
+    for i in range(n):
+        kind = i % 5 if i in damaged else None
+        if kind == 0:
+            out.append(f'K{i},"unclosed {i},x\n'.encode())
+        elif kind == 1:
+            out.append(f"K{i},caf\xe9,x\n".encode("latin-1"))
+        elif kind == 2:
+            out.append(f"K{i},only-two\n".encode())
+        elif kind == 3:
+            out.append(f"K{i},1,2,3\n".encode())
+        elif kind == 4:  # a quote inside an unquoted value is just a character
+            out.append(f'K{i},5" screen,x\n'.encode())
+            expected_good.append(f"K{i}")
+            continue
+        else:
+            note = f'"multi\nline, {i}"' if i % 97 == 0 else str(i)
+            out.append(f"K{i},{i},{note}\n".encode())
+            expected_good.append(f"K{i}")
+            continue
+        expected_bad[f"K{i}"] = "bad_encoding" if kind == 1 else "malformed_row"
+    path = tmp_path / "damaged.csv"
+    path.write_bytes(b"".join(out))
+    good, bad, keys, total = _read(path, chunk_size=1_000)
+    assert total == n
+    assert good["id"].tolist() == expected_good
+    assert {keys[p]: reason for p, (reason, _) in bad.items()} == expected_bad
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ("id,a,b\n1,2,3\n".encode("utf-16"), "is UTF-16 text; salesml reads UTF-8 CSV"),
+        (b"id;a;b\n1;2;3\n", "seems to use ';' as its delimiter"),
+        (b"id\ta\tb\n1\t2\t3\n", "seems to use tab as its delimiter"),
+        (b"PAR1\x00\x01binary", "looks like a Parquet file"),
+        (bytes(range(256)) * 4, "holds binary data"),
+        ("n\xe4me,a\n1,2\n".encode("latin-1"), "header is not UTF-8 text"),
+    ],
+)
+def test_wrong_encodings_delimiters_and_binary_files_get_a_hint(tmp_path, data, message):
+    path = tmp_path / "in.csv"
+    path.write_bytes(data)
+    with pytest.raises(ValueError, match=message):
+        CsvSource(path).columns()

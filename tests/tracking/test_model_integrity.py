@@ -56,7 +56,9 @@ def test_a_signed_bundle_loads_and_says_so(signed):
 def test_digests_alone_do_not_stop_a_consistent_rewrite_but_the_signature_does(signed, unsigned, monkeypatch):
     monkeypatch.setenv("SALESML_SIGNING_KEY", KEY)
     rewrite_consistently(unsigned)
+    monkeypatch.setenv("SALESML_ALLOW_UNSIGNED", "1")  # the legacy opt-out: digests are all that is checked
     read_bundle(unsigned)  # the manifest agrees with the changed file: only a signature can tell
+    monkeypatch.delenv("SALESML_ALLOW_UNSIGNED")
     rewrite_consistently(signed)
     with pytest.raises(IntegrityError, match="its signature does not match its manifest .*changed after signing"):
         salesml.load_model(signed)
@@ -154,3 +156,113 @@ def test_nothing_from_the_artifact_is_imported_or_run_when_loading(model_folder,
     scorer = salesml.load_model(model_folder)
     assert scorer.task.name == "lead-scoring"
     assert not marker.exists()
+
+
+# ----------------------------------------------- holes found by tamper tests
+def reseal(bundle: Path) -> None:
+    """Fix every digest in the manifest after an edit (what an attacker with write access does)."""
+    manifest = json.loads((bundle / "MANIFEST.json").read_text())
+    manifest["files"] = {n: hashlib.sha256((bundle / n).read_bytes()).hexdigest() for n in manifest["files"]}
+    (bundle / "MANIFEST.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+
+
+def test_deleting_the_signature_does_not_strip_it_when_a_key_is_set(signed, monkeypatch):
+    meta = json.loads((signed / "metadata.json").read_text())
+    meta["edited"] = "threshold lowered"
+    (signed / "metadata.json").write_text(json.dumps(meta))
+    reseal(signed)
+    (signed / "MANIFEST.sig").unlink()
+    monkeypatch.delenv("SALESML_REQUIRE_SIGNATURE", raising=False)
+    with pytest.raises(IntegrityError, match="it is not signed, and this machine holds a signing key .*deleted MANIFEST.sig"):
+        salesml.load_model(signed)
+    monkeypatch.setenv("SALESML_ALLOW_UNSIGNED", "1")  # the explicit opt-out for legacy models
+    assert salesml.load_model(signed).metadata["edited"] == "threshold lowered"
+
+
+@pytest.mark.parametrize("entry", ["../outside_model.txt", "/tmp/outside_model.txt", "sub/../../outside_model.txt"])
+def test_manifest_and_metadata_paths_are_confined_to_the_bundle(unsigned, entry):
+    outside = unsigned.parent / "outside_model.txt"
+    shutil.copy(unsigned / "model.txt", outside)
+    meta = json.loads((unsigned / "metadata.json").read_text())
+    meta["boosters"] = {"model": entry}
+    (unsigned / "metadata.json").write_text(json.dumps(meta))
+    manifest = json.loads((unsigned / "MANIFEST.json").read_text())
+    manifest["files"] = {entry: hashlib.sha256(outside.read_bytes()).hexdigest(),
+                         "metadata.json": hashlib.sha256((unsigned / "metadata.json").read_bytes()).hexdigest()}
+    (unsigned / "model.txt").unlink()
+    (unsigned / "MANIFEST.json").write_text(json.dumps(manifest))
+    with pytest.raises(IntegrityError, match="not a file inside the bundle"):
+        salesml.load_model(unsigned)
+
+
+def test_metadata_cannot_name_a_booster_the_manifest_does_not_list(unsigned):
+    (unsigned / "sub").mkdir()
+    meta = json.loads((unsigned / "metadata.json").read_text())
+    meta["boosters"] = {"model": "other.txt"}
+    (unsigned / "metadata.json").write_text(json.dumps(meta))
+    reseal(unsigned)
+    with pytest.raises(IntegrityError, match="names 'other.txt', which its manifest does not list"):
+        salesml.load_model(unsigned)
+
+
+def test_a_symlink_in_the_bundle_is_refused(unsigned, tmp_path):
+    (tmp_path / "elsewhere.txt").write_text("x")
+    (unsigned / "link.txt").symlink_to(tmp_path / "elsewhere.txt")
+    with pytest.raises(IntegrityError, match="symbolic link"):
+        salesml.load_model(unsigned)
+
+
+class Evil:
+    def __reduce__(self):
+        return (print, ("pwned",))
+
+
+@pytest.mark.parametrize("protocol", range(6))
+@pytest.mark.parametrize("wrap", ["plain", "gzip", "zip"])
+def test_pickles_of_every_protocol_are_found_by_content_under_any_name(model_folder, protocol, wrap):
+    import gzip
+    import zipfile
+
+    data = pickle.dumps({"model": Evil(), "weights": [1.5, 2.5]}, protocol=protocol)
+    target = model_folder / "artifacts" / "notes.txt"
+    if wrap == "gzip":
+        data = gzip.compress(data)
+    if wrap == "zip":
+        with zipfile.ZipFile(target, "w") as zf:
+            zf.writestr("state", data)
+    else:
+        target.write_bytes(data)
+    with pytest.raises(IntegrityError, match="holds pickle-like file\\(s\\): artifacts/notes.txt"):
+        salesml.load_model(model_folder)
+
+
+def test_text_files_are_not_mistaken_for_pickles(tmp_path):
+    from salesml.tracking.artifact import refuse_pickles
+
+    for i, text in enumerate(["tree\nversion=v4\n", '{"a": [1, 2]}', "artifacts:\n  bundle: x\n", "(1, 2).", "", "a.b.c"]):
+        (tmp_path / f"f{i}.txt").write_text(text)
+    refuse_pickles(tmp_path)
+
+
+def test_a_registered_version_is_bound_to_its_name_and_version(tmp_path, crm, monkeypatch):
+    from salesml.tracking.artifact import REGISTRATION_TAG
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("SALESML_SIGNING_KEY", KEY)
+    monkeypatch.chdir(tmp_path)
+    leads = crm.leads.head(4_000)
+    salesml.train({"task": "lead-scoring", "random_state": 0}, tables={"leads": leads})
+    salesml.train({"task": "lead-scoring", "random_state": 1}, tables={"leads": leads})
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    name = "salesml-lead-scoring"
+    tag1 = client.get_model_version(name, "1").tags[REGISTRATION_TAG]
+    assert KEY not in tag1
+    salesml.load_model(f"models:/{name}/1")
+    salesml.load_model(f"models:/{name}/2")
+    client.set_model_version_tag(name, "2", REGISTRATION_TAG, tag1)  # a signature copied from another version
+    with pytest.raises(IntegrityError, match="v2: its registration signature does not match"):
+        salesml.load_model(f"models:/{name}/2")
+    client.delete_model_version_tag(name, "2", REGISTRATION_TAG)
+    with pytest.raises(IntegrityError, match="v2: it has no registration signature"):
+        salesml.load_model(f"models:/{name}/2")

@@ -48,11 +48,12 @@ def test_the_gate_decision_is_recorded_on_every_version(registry):
     tags = client.get_model_version(NAME, "2").tags
     assert tags["salesml.gate.promoted"] == "False"
     assert tags["salesml.gate.decision"] == "not promoted; champion stays v1"
-    assert float(tags["salesml.gate.candidate"]) == pytest.approx(0.5)
+    assert float(tags["salesml.gate.candidate"]) == pytest.approx(worse.decision.candidate)
+    assert float(tags["salesml.gate.candidate"]) < 0.95 * float(tags["salesml.gate.champion"])
     assert float(tags["salesml.gate.champion"]) == pytest.approx(good.metrics["test.roc_auc"])
     assert tags["salesml.gate.champion_measured_on"] == "candidate holdout"
     assert tags["salesml.gate.rule"].startswith("promote when there is no champion, or when the candidate's roc_auc is >= 0.95 x")
-    assert tags["salesml.gate.reason"].startswith("roc_auc 0.5000 < 0.95 x champion")
+    assert tags["salesml.gate.reason"].startswith(f"roc_auc {worse.decision.candidate:.4f} < 0.95 x champion")
     assert tags["salesml.gate.decided_at"]
     assert aliases(client) == {CHAMPION: "1"}
     (event,) = champion_history(client, NAME)
@@ -60,13 +61,13 @@ def test_the_gate_decision_is_recorded_on_every_version(registry):
 
 
 def test_promotion_rollback_and_retraining_keep_the_history(registry, tmp_path):
-    root, uri, leads, good, _, mp = registry
+    root, uri, leads, good, worse, mp = registry
     client = mlflow.MlflowClient(uri)
 
     # a version below the gate is refused by `salesml promote` ...
     res = runner.invoke(app, ["promote", "--task", "lead-scoring", "--version", "2"])
     assert res.exit_code == 1
-    assert "v2 does not pass the publish gate: roc_auc 0.5000 < 0.95 x champion" in said(res)
+    assert f"v2 does not pass the publish gate: roc_auc {worse.decision.candidate:.4f} < 0.95 x champion" in said(res)
     assert aliases(client) == {CHAMPION: "1"}
     with pytest.raises(GateRefused, match="Use --force"):
         promote(client, NAME, "2", metric="roc_auc", greater_is_better=True)

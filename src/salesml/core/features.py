@@ -14,7 +14,8 @@ Column typing rules (first match wins):
   numbers, national ids, person names, or are full of contact details) ->
   dropped unless listed in ``allow_personal``;
 * boolean dtype, or only yes/no/true/false values -> ``bool`` (0/1);
-* numeric dtype -> ``numeric``;
+* numeric dtype, or text of which >= 90 % of non-empty values are numbers ->
+  ``numeric`` (the other values stop training unless ``allow_non_numeric``);
 * datetime dtype, or text of which >= 95 % parses as dates -> ``datetime``
   (month, day of week and, when a reference time column is set, the age in days
   relative to it);
@@ -81,7 +82,8 @@ class MissingColumnsError(KeyError):
         many = len(self.missing) > 1
         super().__init__(
             f"The input lacks column{'s' if many else ''} {names} that the model was trained with. "
-            f"Add {'them' if many else 'it'} (missing values are allowed) or map the names in the experiment YAML."
+            f"Add {'them' if many else 'it'} (empty values are accepted only in columns that had missing values in "
+            "training) or map the names in the experiment YAML."
         )
 
     def __str__(self) -> str:  # KeyError would quote the message
@@ -146,9 +148,17 @@ class TabularEncoder:
     max_categories : categories kept per column (most frequent first).
     min_token_count : rows a text token must appear in to become a feature.
     max_tokens : tokens kept per text column (most frequent first).
-    min_category_count : rows a category must appear in to be kept (rarer ones
-        are treated as missing: a value shared by a handful of rows points at
-        those people and teaches the model nothing).
+    min_category_count : training rows a category must appear in to be kept
+        (default 20). Rarer values are folded, with unseen ones, into "new or
+        unknown" before anything is learnt: they never reach the model, its
+        metadata, input examples or monitoring reports (a value shared by a
+        handful of rows, a surname say, points at those people and teaches the
+        model nothing).
+    allow_non_numeric : text columns typed numeric (>= 90 % of the non-empty
+        values are numbers) whose other values may be read as missing. Any other such
+        column stops :meth:`fit` with every offending column named: text in a
+        number column is usually an export error, and training on it silently
+        would teach the model that those rows are "unknown".
     """
 
     def __init__(
@@ -160,7 +170,8 @@ class TabularEncoder:
         max_categories: int = 100,
         min_token_count: int = 20,
         max_tokens: int = 60,
-        min_category_count: int = 5,
+        min_category_count: int = 20,
+        allow_non_numeric: Sequence[str] = (),
     ):
         self.time_column = time_column
         self.exclude = list(exclude)
@@ -169,6 +180,7 @@ class TabularEncoder:
         self.min_token_count = min_token_count
         self.max_tokens = max_tokens
         self.min_category_count = min_category_count
+        self.allow_non_numeric = list(allow_non_numeric)
 
     # ------------------------------------------------------------------ fit
     def fit(self, X: pd.DataFrame, y: Any = None) -> TabularEncoder:
@@ -184,6 +196,7 @@ class TabularEncoder:
             log = logger.warning if finding.action == "allowed" else logger.info
             log("personal-data guard: column %r %s: %s", finding.column, finding.action, finding.reason)
         plans: list[ColumnPlan] = []
+        self._non_numeric: list[str] = []
         for name in X.columns:
             name = str(name)
             if name in excluded:
@@ -194,6 +207,11 @@ class TabularEncoder:
                 continue
             plans.append(self._plan(name, X[name]))
             _learn_contract(plans[-1], X[name])
+        if self._non_numeric:
+            raise ValueError(
+                "Text in number columns of the training data: " + "; ".join(self._non_numeric) + ". Fix the export, "
+                "or allow it explicitly (TabularEncoder(allow_non_numeric=[...]): those values are read as missing)."
+            )
         self.columns_ = plans
         self.feature_names_ = [f for p in plans for f in p.features]
         self.categorical_features_ = [p.name for p in plans if p.kind == "categorical"]
@@ -220,7 +238,13 @@ class TabularEncoder:
         uniques = set(values.unique()[:50])
         if len(uniques) <= 2 and uniques <= {str(v) for v in BINARY_TRUE | BINARY_FALSE}:
             return ColumnPlan(name, "bool", features=[name])
-        if pd.to_numeric(values, errors="coerce").notna().mean() >= 0.98:
+        numbers = pd.to_numeric(values, errors="coerce")
+        filled = values.str.strip() != ""
+        if filled.any() and numbers[filled].notna().mean() >= 0.9:
+            bad = values[numbers.isna() & filled]
+            if len(bad) and name not in self.allow_non_numeric:
+                shown = "values redacted" if looks_personal(name) else "e.g. " + ", ".join(repr(v[:20]) for v in bad.unique()[:3])
+                self._non_numeric.append(f"'{name}' has {len(bad):,} of {len(values):,} values that are not numbers ({shown})")
             return ColumnPlan(name, "numeric", features=[name])
         if values.head(2000).str.match(_DATE_LIKE).mean() >= 0.95 and parse_datetime(values.head(2000)).notna().mean() >= 0.95:
             return self._datetime_plan(name)
@@ -228,6 +252,8 @@ class TabularEncoder:
         if words >= 3:
             return self._text_plan(name, values)
         counts = values.value_counts()
+        # most frequent first, ties by value, so which categories are kept never depends on row or hash order
+        counts = counts.iloc[np.lexsort((counts.index.to_numpy(dtype=str), -counts.to_numpy()))]
         if len(counts) <= self.max_categories or (counts >= 2).sum() >= 0.5 * len(counts):
             common = counts[counts >= self.min_category_count]
             kept = [c for c in common.index[: self.max_categories] if not has_contact_details(str(c))]
@@ -244,7 +270,9 @@ class TabularEncoder:
         df = Counter()
         for text in values:
             df.update(set(_tokens(text)))
-        usable = (t for t, c in df.most_common() if c >= self.min_token_count)
+        # most frequent first, ties by the token itself: never by string-hash order (PYTHONHASHSEED)
+        ranked = sorted(df.items(), key=lambda tc: (-tc[1], tc[0]))
+        usable = (t for t, c in ranked if c >= self.min_token_count)
         kept = [t for t in usable if not any(is_common_name(w) for w in t.split())][: self.max_tokens]
         kept = sorted(kept)
         features = [f"{name}__n_words"] + [f"{name}__has__{t.replace(' ', '_')}" for t in kept]
@@ -397,6 +425,7 @@ class TabularEncoder:
                 "min_token_count": self.min_token_count,
                 "max_tokens": self.max_tokens,
                 "min_category_count": self.min_category_count,
+                "allow_non_numeric": self.allow_non_numeric,
             },
             "columns": [asdict(p) for p in self.columns_],
         }

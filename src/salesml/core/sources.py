@@ -50,6 +50,7 @@ def write_table_atomic(df: pd.DataFrame, path: str | Path) -> Path:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the mode any new file would
     try:
         if suffix == ".csv":
             df.to_csv(tmp, index=False)
@@ -62,6 +63,12 @@ def write_table_atomic(df: pd.DataFrame, path: str | Path) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def load_tables(data, task) -> dict[str, pd.DataFrame]:

@@ -70,8 +70,9 @@ MANIFEST_FORMAT = "salesml-batch/1"
 
 #: Every reason a record can be rejected for, and what it means.
 REJECT_REASONS: dict[str, str] = {
-    "malformed_row": "the record does not have the header's number of fields",
+    "malformed_row": "the record cannot be split into the header's fields (a field too many or too few, or a quote never closed)",
     "truncated_row": "the file ends inside this record (cut off while being written or copied)",
+    "bad_encoding": "the record is not UTF-8 text (a Latin-1 / Windows-1252 export?): re-export the file as UTF-8",
     "missing_key": "the key column is empty",
     "duplicate_key": "the key appeared in an earlier record of the input (the first record with a key is scored)",
     "future_date": "the record's time is after the job's as-of time",
@@ -262,7 +263,9 @@ def load_for_batch(model: str | Path | Scorer, *, tracking_uri: str | None = Non
             from salesml.tracking.tracker import default_tracking_uri
 
             ref = uri[len("models:/") :]
-            client = mlflow.MlflowClient(tracking_uri=tracking_uri or default_tracking_uri())
+            from salesml.scoring.scorer import existing_store
+
+            client = mlflow.MlflowClient(tracking_uri=existing_store(tracking_uri or default_tracking_uri(), uri))
             if "@" in ref:
                 name, alias = ref.split("@", 1)
                 version = str(client.get_model_version_by_alias(name, alias).version)
@@ -388,6 +391,8 @@ class ChunkScorer:
         rows = found["row"].to_numpy()
         in_frame = np.isin(rows, frame.index.to_numpy())
         key_of = keys.reindex(rows).astype(object).where(in_frame, None)
+        for i in np.flatnonzero(~in_frame):  # a malformed record: its key if it could still be read
+            key_of.iloc[i] = chunk.readable.get(int(rows[i]), {}).get(self.key)
         values: list[str | None] = []
         for row, column, reason, ok in zip(rows, found["column"], found["reason"], in_frame):
             if not ok or column is None:
@@ -595,11 +600,19 @@ def _reject_message(t: _Tally, rate: float, limit: float) -> str:
 
 
 def verify_outputs(manifest_path: str | Path) -> dict[str, Any]:
-    """Check that the files a manifest names are the ones it describes (sha256); returns the manifest."""
-    path = Path(manifest_path)
+    """Check that the files a manifest names are the ones it describes (sha256); returns the manifest.
+
+    The manifest path of a :class:`~salesml.scoring.streams.FileSink` is a link
+    through the output's ``current`` run: it is resolved once, and the files are
+    read from that same run folder, so a job publishing meanwhile cannot pair
+    this manifest with another run's files.
+    """
+    link = Path(manifest_path)
+    path = link.resolve()
+    run = path.parent if path.parent.parent.name == "runs" and path.parent.parent.parent.name.endswith(".salesml") else None
     manifest = json.loads(path.read_text("utf-8"))
     for part, info in manifest["outputs"].items():
-        target = path.parent / info["location"]
+        target = run / Path(info["location"]).name if run is not None else link.parent / info["location"]
         h = hashlib.sha256()
         with target.open("rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):

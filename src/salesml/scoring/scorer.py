@@ -20,7 +20,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from salesml.tracking.artifact import ModelBundle, read_bundle, refuse_pickles
+from salesml.tracking.artifact import REGISTRATION_TAG, ModelBundle, read_bundle, refuse_pickles, verify_registration
 from salesml.core.calibration import Calibrator
 from salesml.core.explain import contributions
 from salesml.core.explain import reasons as explain_reasons
@@ -173,6 +173,35 @@ def _bundle_dir(path: Path) -> Path:
     )
 
 
+def existing_store(store: str, uri: str) -> str:
+    """``store`` when it exists: MLflow would create an empty SQLite store, then fail to find ``uri`` in it."""
+    if store.startswith("sqlite:///") and not Path(store.removeprefix("sqlite:///")).is_file():
+        raise FileNotFoundError(
+            f"No MLflow store at {store.removeprefix('sqlite:///')} to load {uri} from. Set MLFLOW_TRACKING_URI "
+            "(or --tracking-uri) to the store the model was registered in, or pass a model folder."
+        )
+    return store
+
+
+def _registered_version(uri: str, tracking_uri: str) -> tuple[str, str, str | None] | None:
+    """(name, version, registration signature tag) of a ``models:/name/version`` or ``models:/name@alias`` URI."""
+    if not uri.startswith("models:/"):
+        return None
+    ref = uri[len("models:/") :]
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+    if "@" in ref:
+        name, alias = ref.split("@", 1)
+        mv = client.get_model_version_by_alias(name, alias)
+    elif "/" in ref and ref.rsplit("/", 1)[1].isdigit():
+        name, version = ref.rsplit("/", 1)
+        mv = client.get_model_version(name, version)
+    else:
+        return None  # a logged model (models:/m-...): not a registered version
+    return name, str(mv.version), (mv.tags or {}).get(REGISTRATION_TAG)
+
+
 def load_model(uri: str | Path, *, tracking_uri: str | None = None) -> Scorer:
     """Load a salesml model from the registry, a run, or a local folder, verifying its digests."""
     path = Path(str(uri))
@@ -183,11 +212,16 @@ def load_model(uri: str | Path, *, tracking_uri: str | None = None) -> Scorer:
 
     from salesml.tracking.tracker import default_tracking_uri
 
-    mlflow.set_tracking_uri(tracking_uri or default_tracking_uri())
+    store = existing_store(tracking_uri or default_tracking_uri(), str(uri))
+    mlflow.set_tracking_uri(store)
     with tempfile.TemporaryDirectory(prefix="salesml-model-") as tmp:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=str(uri), dst_path=tmp))
         refuse_pickles(local)
         bundle = read_bundle(_bundle_dir(local))
+    registered = _registered_version(str(uri), tracking_uri or default_tracking_uri())
+    if registered is not None:  # the bundle must be the one signed for this name and version
+        name, version, tag = registered
+        verify_registration(name, version, str(bundle.digest), tag)
     scorer = Scorer(bundle)
     scorer.metadata = {**scorer.metadata, "source_uri": str(uri)}
     return scorer

@@ -4,11 +4,11 @@ Sources yield :class:`Chunk` objects whose frame index is each record's
 0-based position in the input, so every record can be named in a rejects
 output, including records the parser could not split into columns:
 
-* :class:`CsvSource` - a CSV file, parsed as text by pyarrow's streaming
-  reader. Records with the wrong number of fields are reported as
-  ``malformed_row`` instead of being dropped or padded; when the file does not
-  end with a newline its last record is ``truncated_row`` (a file cut off
-  mid-row).
+* :class:`CsvSource` - a UTF-8 CSV file, split into records with :mod:`csv`.
+  A record that cannot be read (wrong number of fields, a quote never closed,
+  not UTF-8) is rejected alone, with its physical line and key, and reading
+  resumes at the next line: nothing is dropped, padded or swallowed. A last
+  record cut short is ``truncated_row``.
 * :class:`ParquetSource` - a Parquet file or a folder of them (sorted by
   path), read batch by batch with ``pre_buffer=False`` (it holds about half
   the memory of pyarrow's default) and only the columns the model needs.
@@ -18,9 +18,11 @@ output, including records the parser could not split into columns:
 Sinks write the scores and the rejects as the job goes and publish them only
 when asked, all at once:
 
-* :class:`FileSink` - CSV or Parquet files written to hidden temporary files
-  beside the targets, fsynced, then renamed over them (data files first, the
-  manifest last). Killing the job leaves the old files or the new ones.
+* :class:`FileSink` - CSV or Parquet files and the manifest written into a
+  fresh run folder, fsynced, then made visible together by renaming ONE
+  symbolic link (the output paths are links through it). Killing the job
+  leaves the old run or the new one, never a mix; a lock refuses a second job
+  on the same output.
 * :class:`SqlSink` - staging tables created, filled and swapped in for the
   targets inside ONE transaction, with the manifest row; readers see the old
   tables or the new ones, and a connection lost mid-job commits nothing.
@@ -35,6 +37,7 @@ import logging
 import os
 import re
 import secrets
+import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +58,7 @@ __all__ = [
     "ParquetSource",
     "SqlSource",
     "FileSink",
+    "OutputLocked",
     "SqlSink",
     "OutputInfo",
     "open_source",
@@ -91,6 +95,8 @@ class Chunk:
 
     frame: pd.DataFrame
     malformed: dict[int, tuple[str, str]] = field(default_factory=dict)
+    #: For malformed records: the fields that could still be read (by column), e.g. the key.
+    readable: dict[int, dict[str, str]] = field(default_factory=dict)
 
     @property
     def n_records(self) -> int:
@@ -109,12 +115,79 @@ class Source(Protocol):
     def fingerprint(self) -> str: ...
 
 
+#: Values read as missing (pyarrow's defaults, so CSV and Parquet inputs agree).
+CSV_NULLS = frozenset(
+    ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "N/A", "NA", "NULL",
+     "NaN", "n/a", "nan", "null"]
+)
+#: Physical lines one quoted value may span; beyond, its opening quote is taken to be a stray one.
+MAX_RECORD_LINES = 200
+_UTF8_HINT = "re-export the file as UTF-8 (Excel: 'CSV UTF-8'), or convert it: iconv -f WINDOWS-1252 -t UTF-8 in.csv > out.csv"
+
+
+class _TooLong(Exception):
+    """A record has run over :data:`MAX_RECORD_LINES` lines: an opening quote that is never closed."""
+
+
+class _Lines:
+    """Physical lines of a CSV file as text for :mod:`csv`, remembering those of the record being read.
+
+    Lines can be pushed back, so a record that turns out malformed (an unclosed
+    quote swallowing the lines after it) is rejected alone and the lines after
+    it are read again as records of their own.
+    """
+
+    def __init__(self, fh: Any):
+        self.fh = fh
+        self.lineno = 0
+        self.pending: list[tuple[int, str, bool, bool]] = []  # pushed back, in reverse order
+        self.taken: list[tuple[int, str, bool, bool]] = []  # (line number, text, valid UTF-8, ends with newline)
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if len(self.taken) >= MAX_RECORD_LINES:
+            raise _TooLong
+        if self.pending:
+            item = self.pending.pop()
+        else:
+            raw = self.fh.readline()
+            if not raw:
+                raise StopIteration
+            self.lineno += 1
+            try:
+                text, valid = raw.decode("utf-8"), True
+            except UnicodeDecodeError:
+                text, valid = raw.decode("utf-8", "replace"), False
+            item = (self.lineno, text, valid, raw.endswith(b"\n"))
+        self.taken.append(item)
+        return item[1]
+
+    def start_record(self) -> None:
+        self.taken = []
+
+    def push_back_all_but_first(self) -> None:
+        self.pending.extend(reversed(self.taken[1:]))
+        self.taken = self.taken[:1]
+
+
 class CsvSource:
-    """A CSV file read as text in chunks; nothing is dropped or padded silently.
+    """A CSV file (UTF-8, comma-separated) read as text in chunks; every physical record is accounted for.
 
     Every column arrives as text (missing: empty, ``NA``, ``null``...) so a
     column's type cannot change from one chunk to the next; the model's encoder
     parses numbers, booleans and dates and reports what it cannot read.
+
+    Records are split with :mod:`csv` (quoted values may hold commas, quotes and
+    newlines). A record that cannot be read is rejected alone and reading goes
+    on with the next physical line, so one stray quote never swallows the
+    records after it: ``malformed_row`` (wrong number of fields, a quote never
+    closed, bad quoting), ``bad_encoding`` (not UTF-8) and ``truncated_row``
+    (the file ends inside the record). The reject's detail names the physical
+    line, and the key is kept when it can be read. A last line without a final
+    newline is a record like any other when its fields are all there.
+    UTF-16, binary files and other delimiters are refused up front with a hint.
     """
 
     kind = "csv"
@@ -130,20 +203,57 @@ class CsvSource:
         if not self.path.is_file():
             raise FileNotFoundError(f"Input {self.path} does not exist.")
 
-    def columns(self) -> list[str]:
-        import pyarrow.csv as pcsv
-
-        self._check()
-        if self.path.stat().st_size == 0:
+    def _sniff(self) -> None:
+        """Refuse, with a hint, files that are not UTF-8 comma-separated text."""
+        with self.path.open("rb") as fh:
+            head = fh.read(1 << 16)
+        if not head:
             raise ValueError(f"Input {self.path} is empty: not even a header line. Check the export that wrote it.")
-        reader = pcsv.open_csv(
-            self.path,
-            read_options=pcsv.ReadOptions(use_threads=False, block_size=self.block_size),
-            parse_options=pcsv.ParseOptions(newlines_in_values=True, invalid_row_handler=lambda row: "skip"),
-        )
-        names = list(reader.schema.names)
-        reader.close()
-        return names
+        even, odd = head[0::2], head[1::2]
+        if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (
+            len(head) >= 8 and (even.count(0) > 0.3 * len(even) or odd.count(0) > 0.3 * len(odd)) and head.count(0) < 0.7 * len(head)
+        ):
+            raise ValueError(
+                f"Input {self.path} is UTF-16 text; salesml reads UTF-8 CSV. Re-export it as 'CSV UTF-8', or convert "
+                "it: iconv -f UTF-16 -t UTF-8 in.csv > out.csv"
+            )
+        magic = {b"PAR1": "a Parquet file (name it .parquet)", b"PK\x03\x04": "a zip archive or an Excel .xlsx workbook",
+                 b"\x1f\x8b": "a gzip-compressed file (decompress it first)", b"\xd0\xcf\x11\xe0": "an Excel .xls workbook"}
+        for prefix, what in magic.items():
+            if head.startswith(prefix):
+                raise ValueError(f"Input {self.path} is not CSV text: it looks like {what}. Export the data as CSV (UTF-8).")
+        if b"\x00" in head:
+            raise ValueError(f"Input {self.path} is not CSV text: it holds binary data (NUL bytes). Export the data as CSV (UTF-8).")
+
+    def _header(self, lines: _Lines) -> list[str]:
+        import csv
+
+        lines.start_record()
+        try:
+            fields = next(csv.reader(lines, strict=True))
+        except (StopIteration, csv.Error, _TooLong):
+            fields = []
+        if not fields:
+            raise ValueError(f"Input {self.path} has no readable header line. Check the export that wrote it.")
+        if not lines.taken[0][2]:
+            raise ValueError(f"Input {self.path}: its header is not UTF-8 text (Latin-1 / Windows-1252?); {_UTF8_HINT}.")
+        fields[0] = fields[0].lstrip("\ufeff")  # Excel's UTF-8 byte-order mark
+        if len(fields) == 1:
+            for sep in (";", "\t", "|"):
+                if fields[0].count(sep) >= 1:
+                    shown = "tab" if sep == "\t" else repr(sep)
+                    raise ValueError(
+                        f"Input {self.path} seems to use {shown} as its delimiter (its header reads as one column: "
+                        f"{fields[0][:60]!r}). salesml reads comma-separated files: export with commas "
+                        "(Excel: 'CSV UTF-8 (comma delimited)')."
+                    )
+        return fields
+
+    def columns(self) -> list[str]:
+        self._check()
+        self._sniff()
+        with self.path.open("rb") as fh:
+            return self._header(_Lines(fh))
 
     def total_rows(self) -> int | None:
         return None
@@ -151,94 +261,92 @@ class CsvSource:
     def fingerprint(self) -> str:
         return f"sha256:{file_sha256(self.path)}"
 
-    def _ends_with_newline(self) -> bool:
-        with self.path.open("rb") as fh:
-            fh.seek(-1, os.SEEK_END)
-            return fh.read(1) in (b"\n", b"\r")
-
     def chunks(self, chunk_size: int, columns: Sequence[str]) -> Iterator[Chunk]:
-        import pyarrow as pa
-        import pyarrow.csv as pcsv
-
         header = self.columns()
         missing = [c for c in columns if c not in header]
         if missing:
             raise _missing_columns_error(missing, str(self.path))
-        malformed: dict[int, tuple[str, str]] = {}
+        yield from self._records(header, columns, chunk_size)
 
-        def on_invalid(row: Any) -> str:
-            # row.number counts records from 1 including the header (pyarrow, single-threaded).
-            if row.number is None:  # pragma: no cover - only multi-threaded reading loses it
-                raise ValueError(f"{self.path}: a record has {row.actual_columns} fields, the header {row.expected_columns}.")
-            position = int(row.number) - 2
-            malformed[position] = (
-                "malformed_row",
-                f"{row.actual_columns} fields where the header has {row.expected_columns}",
-            )
-            return "skip"
+    def _records(self, header: list[str], columns: Sequence[str], chunk_size: int) -> Iterator[Chunk]:
+        import csv
 
-        reader = pcsv.open_csv(
-            self.path,
-            read_options=pcsv.ReadOptions(use_threads=False, block_size=self.block_size),
-            parse_options=pcsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
-            convert_options=pcsv.ConvertOptions(
-                column_types={name: pa.string() for name in header},
-                include_columns=list(columns),
-                strings_can_be_null=True,
-            ),
-        )
-        next_position = 0
-        pending: list[pd.DataFrame] = []
-        pending_rows = 0
-        pending_bad: dict[int, tuple[str, str]] = {}
-        held: Chunk | None = None  # the last chunk is held back: its last record may be truncated
+        width = len(header)
+        where = [header.index(c) for c in columns]
+        rows: list[list[Any]] = []
+        positions: list[int] = []
+        bad: dict[int, tuple[str, str]] = {}
+        readable: dict[int, dict[str, str]] = {}
+        position = 0
 
-        def take() -> Chunk:
-            nonlocal pending, pending_rows, pending_bad
-            frame = pd.concat(pending) if pending else pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
-            chunk = Chunk(frame, pending_bad)
-            pending, pending_rows, pending_bad = [], 0, {}
+        def reject(reason: str, detail: str, line: tuple[int, str, bool, bool]) -> None:
+            nonlocal position
+            bad[position] = (reason, f"line {line[0]}: {detail}")
+            fields = _leading_fields(line[1])
+            readable[position] = {header[i]: fields[i] for i in range(min(len(fields), width)) if fields[i] not in CSV_NULLS}
+            position += 1
+
+        def flush() -> Chunk:
+            nonlocal rows, positions, bad, readable
+            frame = pd.DataFrame(rows, columns=list(columns), index=pd.Index(positions, dtype=np.int64), dtype=object)
+            chunk = Chunk(frame, bad, readable)
+            rows, positions, bad, readable = [], [], {}, {}
             return chunk
 
-        try:
-            for batch in reader:
-                frame = batch.to_pandas()
-                # Positions of this batch's good records: the next ones not taken by malformed records.
-                bad_now = sorted(p for p in malformed if p >= next_position)
-                positions = np.empty(len(frame), dtype=np.int64)
-                p, i, b = next_position, 0, 0
-                while i < len(frame):
-                    while b < len(bad_now) and bad_now[b] == p:
-                        pending_bad[p] = malformed.pop(p)
-                        p, b = p + 1, b + 1
-                    positions[i] = p
-                    p, i = p + 1, i + 1
-                next_position = p
-                frame.index = pd.Index(positions, name=None)
-                pending.append(frame)
-                pending_rows += len(frame)
-                if pending_rows >= chunk_size:
-                    if held is not None:
-                        yield held
-                    held = take()
-        finally:
-            reader.close()
-        for position in sorted(malformed):  # malformed records after the last good one
-            pending_bad[position] = malformed.pop(position)
-        if pending or pending_bad:
-            if held is not None:
-                yield held
-            held = take()
-        if held is None:
-            return
-        if not self._ends_with_newline():
-            last = max([*held.frame.index, *held.malformed])
-            if last in held.malformed:
-                held.malformed[last] = ("truncated_row", "the file ends inside this record: " + held.malformed[last][1])
-            else:
-                held.malformed[last] = ("truncated_row", "the file ends inside this record (no final newline)")
-                held.frame = held.frame.drop(index=last)
-        yield held
+        with self.path.open("rb", buffering=self.block_size) as fh:
+            lines = _Lines(fh)
+            self._header(lines)
+            reader = csv.reader(lines, strict=True)
+            while True:
+                lines.start_record()
+                try:
+                    fields = next(reader)
+                except StopIteration:
+                    break
+                except (csv.Error, _TooLong) as err:
+                    first = lines.taken[0]
+                    at_end = len(lines.taken) == 1 and not lines.pending and "unexpected end of data" in str(err)
+                    if at_end:
+                        reject("truncated_row", "the file ends inside this record (a quoted value is never closed)", first)
+                    elif isinstance(err, _TooLong) or "unexpected end of data" in str(err) or len(lines.taken) > 1:
+                        reject("malformed_row", "a quote opened in this record is never closed", first)
+                    else:
+                        reject("malformed_row", f"bad quoting ({err})", first)
+                    lines.push_back_all_but_first()
+                    reader = csv.reader(lines, strict=True)
+                    continue
+                if not fields:
+                    continue  # a blank line is not a record
+                taken = lines.taken
+                if len(fields) != width:
+                    first = taken[0]
+                    last_line = not taken[-1][3] and not lines.pending
+                    if len(taken) == 1 and last_line:
+                        reject("truncated_row", f"the file ends inside this record: {len(fields)} fields where the header has {width}", first)
+                    elif len(taken) > 1:
+                        reject("malformed_row", "a quote opened in this record is never closed", first)
+                        lines.push_back_all_but_first()
+                        reader = csv.reader(lines, strict=True)
+                    else:
+                        reject("malformed_row", f"{len(fields)} fields where the header has {width}", first)
+                elif not all(line[2] for line in taken):
+                    reject("bad_encoding", f"not UTF-8 text; {_UTF8_HINT}", next(line for line in taken if not line[2]))
+                else:
+                    rows.append([None if (v := fields[i]) in CSV_NULLS else v for i in where])
+                    positions.append(position)
+                    position += 1
+                if len(rows) >= chunk_size:
+                    yield flush()
+        if rows or bad or position == 0:
+            yield flush()
+
+
+def _leading_fields(line: str) -> list[str]:
+    """The fields of one physical line that come before any quote (those can be trusted, e.g. the key)."""
+    cut = line.find('"')
+    head = line if cut < 0 else line[:cut]
+    fields = head.rstrip("\r\n").split(",")
+    return fields if cut < 0 else fields[:-1]
 
 
 class ParquetSource:
@@ -500,16 +608,6 @@ def _csv_bytes(frame: pd.DataFrame, header: bool) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # pragma: no cover - someone else's process
-        return True
-    return True
-
-
 def _write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
@@ -531,8 +629,25 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+class OutputLocked(RuntimeError):
+    """Another job is writing the same output; refused rather than letting the last writer win silently."""
+
+
 class FileSink:
-    """Scores and rejects as CSV or Parquet files, plus a JSON manifest, published by rename.
+    """Scores, rejects and a JSON manifest as files, published together by ONE rename.
+
+    Each run is written into its own folder of a hidden store beside the scores
+    file (``.<scores name>.salesml/runs/<run>/``). Publishing renames one
+    symbolic link, ``current``, to the new run; the paths the user asked for
+    (``scores.parquet``, ``scores.rejects.parquet``, ``scores.manifest.json``)
+    are links through ``current``, so the three files switch from one run to
+    the next at the same instant, whatever the moment a job is killed. A reader
+    that opens them during a switch can still pair two runs; :func:`verify_outputs`
+    resolves ``current`` once and reads one run. The previous run is kept (a
+    reader may still have it open), older ones are deleted.
+
+    While it writes, a job holds an exclusive lock on the store (``flock``):
+    a second job on the same output fails at once with :class:`OutputLocked`.
 
     Parameters
     ----------
@@ -555,7 +670,12 @@ class FileSink:
         targets = [p.resolve() for p in (*self.paths.values(), self.manifest_path)]
         if len(set(targets)) != len(targets):
             raise ValueError(f"The scores, rejects and manifest outputs must be different files. Got {[str(p) for p in targets]}.")
-        self._tmp: dict[str, Path] = {}
+        names = [p.name for p in (*self.paths.values(), self.manifest_path)]
+        if len(set(names)) != len(names):
+            raise ValueError(f"The scores, rejects and manifest outputs need different file names (one run keeps them side by side). Got {names}.")
+        self.store = self.paths["scores"].parent / f".{self.paths['scores'].name}.salesml"
+        self._run: Path | None = None
+        self._lock: Any = None
         self._writers: dict[str, Any] = {}
         self._handles: dict[str, Any] = {}
         self._hashes: dict[str, Any] = {}
@@ -565,31 +685,75 @@ class FileSink:
     def describe(self) -> dict[str, Any]:
         return {"kind": "files", "scores": str(self.paths["scores"]), "rejects": str(self.paths["rejects"]), "manifest": str(self.manifest_path)}
 
-    def _temp_for(self, target: Path) -> Path:
-        return target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    # ------------------------------------------------------------ locking
+    def _acquire(self) -> None:
+        import fcntl
 
-    @staticmethod
-    def _remove_stale_temps(target: Path) -> None:
-        """Temporary files left by a job that was killed (its process is gone)."""
-        pattern = re.compile(rf"^\.{re.escape(target.name)}\.(\d+)\.[0-9a-f]+\.tmp$")
-        if not target.parent.is_dir():
+        created = not self.store.exists()
+        self.store.mkdir(parents=True, exist_ok=True)
+        while True:
+            fh = open(self.store / "lock", "a+")  # noqa: SIM115 - held open for the whole job
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.seek(0)
+                holder = fh.read().strip() or "unknown"
+                fh.close()
+                raise OutputLocked(
+                    f"Another salesml job ({holder}) is writing {self.paths['scores']}; two jobs must not write one "
+                    "output (the last one would silently replace the other). Wait for it to finish, or write elsewhere."
+                ) from None
+            try:  # the store may have been removed (and re-created) by a job that just failed: lock the live file
+                same = os.stat(self.store / "lock").st_ino == os.fstat(fh.fileno()).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            fh.close()
+            self.store.mkdir(parents=True, exist_ok=True)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}, started {pd.Timestamp.now(tz='UTC').isoformat(timespec='seconds')}\n")
+        fh.flush()
+        self._lock = fh
+        self._created_store = created
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.close()  # closing the file drops the flock
+            self._lock = None
+
+    def _current(self) -> str | None:
+        try:
+            return os.readlink(self.store / "current")
+        except (FileNotFoundError, OSError):
+            return None
+
+    def _remove_stale_runs(self, keep: set[str]) -> None:
+        """Runs neither current nor previous, and folders of killed jobs (we hold the lock: nobody else writes)."""
+        runs = self.store / "runs"
+        if not runs.is_dir():
             return
-        for p in target.parent.iterdir():
-            m = pattern.match(p.name)
-            if m and not _pid_alive(int(m.group(1))):
-                logger.info("removing %s, left by a job that was killed", p)
-                p.unlink(missing_ok=True)
+        for d in runs.iterdir():
+            if f"runs/{d.name}" not in keep:
+                logger.info("removing %s (an old run, or one left by a job that was killed)", d)
+                shutil.rmtree(d, ignore_errors=True)
 
+    # ------------------------------------------------------------ writing
     def open(self, schemas: Mapping[str, Any]) -> None:
         import pyarrow.parquet as pq
 
         self._schemas = dict(schemas)
         for target in (*self.paths.values(), self.manifest_path):
             target.parent.mkdir(parents=True, exist_ok=True)
-            self._remove_stale_temps(target)
+        self._acquire()
+        current = self._current()
+        self._remove_stale_runs({current, self._previous()} - {None})
+        (self.store / "runs").mkdir(exist_ok=True)
+        self._run = self.store / "runs" / f".partial-{os.getpid()}-{secrets.token_hex(4)}"
+        self._run.mkdir()
         for part, target in self.paths.items():
-            tmp = self._temp_for(target)
-            self._tmp[part] = tmp
+            tmp = self._run / target.name
             self._rows[part] = 0
             if FILE_FORMATS[target.suffix.lower()] == "parquet":
                 self._writers[part] = pq.ParquetWriter(tmp, schemas[part])
@@ -599,6 +763,12 @@ class FileSink:
                 header = _csv_bytes(pd.DataFrame({n: [] for n in schemas[part].names}), header=True)
                 self._handles[part].write(header)
                 self._hashes[part].update(header)
+
+    def _previous(self) -> str | None:
+        try:
+            return (self.store / "previous").read_text("utf-8").strip() or None
+        except FileNotFoundError:
+            return None
 
     def write(self, part: str, frame: pd.DataFrame) -> None:
         if len(frame) == 0:
@@ -612,9 +782,10 @@ class FileSink:
         self._rows[part] += len(frame)
 
     def finish(self) -> dict[str, OutputInfo]:
+        assert self._run is not None
         out: dict[str, OutputInfo] = {}
         for part, target in self.paths.items():
-            tmp = self._tmp[part]
+            tmp = self._run / target.name
             if part in self._writers:
                 self._writers.pop(part).close()
                 digest = file_sha256(tmp)
@@ -631,18 +802,30 @@ class FileSink:
         return out
 
     def publish(self, manifest: Mapping[str, Any]) -> None:
-        tmp = self._temp_for(self.manifest_path)
-        self._tmp["manifest"] = tmp
-        with tmp.open("wb") as fh:
+        assert self._run is not None
+        with (self._run / self.manifest_path.name).open("wb") as fh:
             fh.write((json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8"))
             fh.flush()
             os.fsync(fh.fileno())
-        # Data files first, the manifest last: a manifest always describes files already in place.
-        for part in ("rejects", "scores"):
-            os.replace(self._tmp.pop(part), self.paths[part])
-        os.replace(self._tmp.pop("manifest"), self.manifest_path)
-        for directory in {p.resolve().parent for p in (*self.paths.values(), self.manifest_path)}:
-            _fsync_dir(directory)
+        _fsync_dir(self._run)
+        run_id = f"{pd.Timestamp.now(tz='UTC').strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{secrets.token_hex(4)}"
+        final = self.store / "runs" / run_id
+        os.rename(self._run, final)  # still invisible: `current` points elsewhere
+        self._run = None
+        _fsync_dir(self.store / "runs")
+        previous = self._current()
+        if previous is not None:
+            _write_atomic(self.store / "previous", previous.encode("utf-8"))
+        # THE publish step: one atomic rename switches scores, rejects and manifest together.
+        _symlink_atomic(f"runs/{run_id}", self.store / "current")
+        _fsync_dir(self.store)
+        for target in (*self.paths.values(), self.manifest_path):  # stable links through `current`
+            link = os.path.relpath(self.store.resolve() / "current" / target.name, target.parent.resolve())
+            if not (target.is_symlink() and os.readlink(target) == link):
+                _symlink_atomic(link, target)  # only on a first run (or over files of an older salesml)
+                _fsync_dir(target.parent)
+        self._remove_stale_runs({f"runs/{run_id}", previous} - {None})
+        self._release()
 
     def abort(self) -> None:
         for writer in self._writers.values():
@@ -654,9 +837,23 @@ class FileSink:
             fh.close()
         self._writers.clear()
         self._handles.clear()
-        for tmp in self._tmp.values():
-            tmp.unlink(missing_ok=True)
-        self._tmp.clear()
+        if self._run is not None:
+            shutil.rmtree(self._run, ignore_errors=True)
+            self._run = None
+        if self._lock is not None and self._current() is None:  # nothing was ever published here: leave no trace
+            shutil.rmtree(self.store, ignore_errors=True)
+        self._release()
+
+
+def _symlink_atomic(target: str, link: Path) -> None:
+    """Make ``link`` a symbolic link to ``target`` in one rename (readers see the old link or the new one)."""
+    tmp = link.with_name(f".{link.name}.{os.getpid()}.{secrets.token_hex(4)}.link")
+    os.symlink(target, tmp)
+    try:
+        os.replace(tmp, link)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _sql_type(arrow_type: Any):

@@ -11,21 +11,38 @@ Nothing in it is pickled. :func:`read_bundle` checks the manifest *before*
 parsing anything: a changed byte, a missing file or an extra file (a pickle
 dropped in, say) is refused with :class:`IntegrityError`.
 
+Every path in the manifest and the metadata must name a regular file inside
+the bundle (no ``..``, no absolute path, no symbolic link): a manifest cannot
+make salesml read a model from elsewhere.
+
 Signing: when ``SALESML_SIGNING_KEY`` is set, :func:`write_bundle` signs the
 manifest (which holds every file's digest) and :func:`read_bundle` verifies
-the signature; a signature that does not match is always refused, and with
-``SALESML_REQUIRE_SIGNATURE=1`` an unsigned (or unverifiable) bundle is refused
-too. :func:`refuse_pickles` checks a whole MLflow model folder, not only the
-bundle, for pickle-like files.
+the signature. A signature that does not match is always refused; with a key
+set, an unsigned bundle is refused too (deleting ``MANIFEST.sig`` does not
+strip the protection), unless ``SALESML_ALLOW_UNSIGNED=1`` is set for legacy
+models. ``SALESML_REQUIRE_SIGNATURE=1`` also refuses signed bundles on a
+machine that holds no key to check them. A registered version carries a
+second signature (:func:`registration_signature`, tag ``salesml.signature``)
+binding the bundle's digest to the registered name and version, so a signed
+bundle cannot be passed off as another model or version.
+
+:func:`refuse_pickles` checks a whole MLflow model folder, not only the
+bundle, for pickles by content (every protocol, 0 to 5, whatever the file's
+name; also inside zip, gzip, bz2 and xz containers).
 """
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import hashlib
 import hmac
+import io
 import json
 import logging
+import lzma
 import os
+import pickletools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +57,9 @@ __all__ = [
     "sign_bundle",
     "verify_signature",
     "refuse_pickles",
+    "registration_signature",
+    "verify_registration",
+    "REGISTRATION_TAG",
     "BUNDLE_FORMAT",
 ]
 
@@ -50,6 +70,8 @@ MANIFEST = "MANIFEST.json"
 METADATA = "metadata.json"
 SIGNATURE = "MANIFEST.sig"
 SIGNATURE_ALGORITHM = "HMAC-SHA256"
+#: Model-version tag holding the signature that binds a bundle to its registered name and version.
+REGISTRATION_TAG = "salesml.signature"
 _PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".dill", ".cloudpickle", ".pt", ".pth", ".ckpt", ".sav", ".npy", ".npz")
 
 
@@ -126,6 +148,13 @@ def verify_bundle(directory: str | Path) -> dict[str, Any]:
             f"Unknown bundle format {manifest.get('format')!r} in {directory}; this salesml reads {BUNDLE_FORMAT}."
         )
     listed = dict(manifest.get("files", {}))
+    for name in listed:
+        _confined(directory, name, "its manifest")
+    links = sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_symlink())
+    if links:
+        raise IntegrityError(
+            f"Refusing to load {directory}: it holds symbolic link(s) {', '.join(links)}; a bundle holds regular files only."
+        )
     present = {p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file()} - {MANIFEST, SIGNATURE}
     unexpected = sorted(present - set(listed))
     if unexpected:
@@ -147,18 +176,35 @@ def verify_bundle(directory: str | Path) -> dict[str, Any]:
     return manifest
 
 
+def _confined(directory: Path, name: Any, where: str) -> Path:
+    """``directory / name`` when ``name`` is a plain relative path inside the bundle; else :class:`IntegrityError`."""
+    text = str(name)
+    parts = Path(text).parts
+    if not isinstance(name, str) or not text or Path(text).is_absolute() or ".." in parts or "\\" in text or ":" in text:
+        raise IntegrityError(
+            f"Refusing to load {directory}: {where} names {text!r}, which is not a file inside the bundle. "
+            "A bundle only refers to its own files; the artifact was modified after it was written."
+        )
+    path = directory / text
+    if not path.resolve().is_relative_to(directory.resolve()):
+        raise IntegrityError(f"Refusing to load {directory}: {where} names {text!r}, which resolves outside the bundle.")
+    return path
+
+
 def read_bundle(directory: str | Path) -> ModelBundle:
     """Verify (digests, then signature), then load a bundle."""
     import lightgbm as lgb
 
     directory = Path(directory)
-    verify_bundle(directory)
+    manifest = verify_bundle(directory)
     verify_signature(directory)
     metadata = json.loads((directory / METADATA).read_text("utf-8"))
-    boosters = {
-        role: lgb.Booster(model_str=(directory / name).read_text("utf-8"))
-        for role, name in metadata.get("boosters", {}).items()
-    }
+    boosters = {}
+    for role, name in metadata.get("boosters", {}).items():
+        path = _confined(directory, name, "its metadata")
+        if str(name) not in manifest.get("files", {}):
+            raise IntegrityError(f"Refusing to load {directory}: its metadata names {name!r}, which its manifest does not list.")
+        boosters[role] = lgb.Booster(model_str=path.read_text("utf-8"))
     return ModelBundle(boosters=boosters, metadata=metadata, digest=file_sha256(directory / MANIFEST))
 
 
@@ -190,7 +236,14 @@ def verify_signature(directory: str | Path, *, key: bytes | None = None, require
     signature does not match the manifest, or when a signature is required and
     the bundle is unsigned or no key is available to check it.
     """
-    from salesml.trust.keys import SIGNING_KEY_ENV, check_key, key_from_env, key_id, signature_required
+    from salesml.trust.keys import (
+        SIGNING_KEY_ENV,
+        check_key,
+        key_from_env,
+        key_id,
+        signature_required,
+        unsigned_allowed,
+    )
 
     directory = Path(directory)
     required = signature_required() if required is None else required
@@ -202,6 +255,15 @@ def verify_signature(directory: str | Path, *, key: bytes | None = None, require
                 f"Refusing to load {directory}: it is not signed and SALESML_REQUIRE_SIGNATURE is on. "
                 "Sign it with salesml.tracking.artifact.sign_bundle (SALESML_SIGNING_KEY set) or retrain with the key set."
             )
+        if key is not None:
+            if not unsigned_allowed():
+                raise IntegrityError(
+                    f"Refusing to load {directory}: it is not signed, and this machine holds a signing key "
+                    f"(SALESML_SIGNING_KEY, key {key_id(key)}), so every model must be. A deleted MANIFEST.sig "
+                    "looks exactly like this. Sign it with salesml.tracking.artifact.sign_bundle if you trust it, "
+                    "or set SALESML_ALLOW_UNSIGNED=1 to load legacy unsigned models."
+                )
+            logger.warning("%s is not signed; loaded because SALESML_ALLOW_UNSIGNED is set", directory)
         return "unsigned"
     try:
         record = json.loads(path.read_text("utf-8"))
@@ -229,19 +291,64 @@ def verify_signature(directory: str | Path, *, key: bytes | None = None, require
     return "verified"
 
 
+class _Discard(io.TextIOBase):
+    def write(self, text: str) -> int:  # pragma: no cover - trivial
+        return len(text)
+
+
+def _is_pickle_stream(fh: Any) -> bool:
+    """Whether ``fh`` (at its start) holds a complete, well-formed pickle of any protocol (0-5).
+
+    Protocols 2-5 start with the PROTO opcode; 0 and 1 have no header, so the
+    opcode stream itself is checked with :func:`pickletools.dis` (stack and memo
+    discipline up to STOP): text, JSON and LightGBM models fail within a few bytes.
+    """
+    head = fh.read(2)
+    if len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return True
+    if not head:
+        return False
+    try:
+        fh.seek(0)
+        stream = fh
+    except (OSError, AttributeError, io.UnsupportedOperation):  # pragma: no cover - every opener used here can seek
+        stream = io.BytesIO(head + fh.read())
+    try:
+        pickletools.dis(stream, out=_Discard())
+    except Exception:  # noqa: BLE001 - not a pickle: an unknown opcode, a stack underflow, EOF before STOP...
+        return False
+    return True
+
+
+_COMPRESSED = ((b"\x1f\x8b", gzip.open), (b"BZh", bz2.open), (b"\xfd7zXZ\x00", lzma.open))
+
+
 def _pickle_like(path: Path) -> bool:
     if path.name.lower().endswith(_PICKLE_SUFFIXES):
         return True
     with path.open("rb") as fh:
-        head = fh.read(4)
-    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:  # pickle protocol 2-5 header
-        return True
-    if head == b"PK\x03\x04":  # zip containers (torch, joblib archives) that carry pickles
+        head = fh.read(8)
+        fh.seek(0)
+        if _is_pickle_stream(fh):
+            return True
+    for magic, opener in _COMPRESSED:  # joblib and others compress pickles
+        if head.startswith(magic):
+            try:
+                with opener(path, "rb") as fh:
+                    return _is_pickle_stream(fh)
+            except (OSError, EOFError, lzma.LZMAError):
+                return False
+    if head.startswith(b"PK\x03\x04"):  # zip containers (torch, joblib archives) that carry pickles
         import zipfile
 
         try:
             with zipfile.ZipFile(path) as zf:
-                return any(n.lower().endswith(_PICKLE_SUFFIXES) for n in zf.namelist())
+                for info in zf.infolist():
+                    if info.filename.lower().endswith(_PICKLE_SUFFIXES):
+                        return True
+                    with zf.open(info) as member:
+                        if _is_pickle_stream(member):
+                            return True
         except zipfile.BadZipFile:
             return False
     return False
@@ -250,8 +357,9 @@ def _pickle_like(path: Path) -> bool:
 def refuse_pickles(folder: str | Path) -> None:
     """Raise :class:`IntegrityError` if any file under ``folder`` (an MLflow model folder, say) is pickle-like.
 
-    Checks names (``.pkl``, ``.joblib``, ``.pt``...), pickle headers and zip
-    archives holding pickles. Nothing is opened beyond its first bytes.
+    Checks names (``.pkl``, ``.joblib``, ``.pt``...) and content: a pickle of
+    any protocol (0-5) under any name, also inside zip, gzip, bz2 or xz files.
+    Files are only read as bytes (:mod:`pickletools`); nothing is unpickled.
     """
     folder = Path(folder)
     found = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and _pickle_like(p))
@@ -260,6 +368,63 @@ def refuse_pickles(folder: str | Path) -> None:
             f"Refusing to load {folder}: it holds pickle-like file(s): {', '.join(found)}. salesml models are "
             "LightGBM text and JSON only; a pickle can run code when loaded. Restore the model from the registry or retrain."
         )
+
+
+def _registration_message(name: str, version: str, digest: str) -> bytes:
+    return f"salesml-registration/1\n{name}\n{version}\n{digest}".encode()
+
+
+def registration_signature(name: str, version: str | int, digest: str, key: bytes) -> str:
+    """The tag value binding a bundle (``digest``: sha256 of its MANIFEST.json) to a registered name and version."""
+    from salesml.trust.keys import key_id
+
+    sig = hmac.new(key, _registration_message(name, str(version), digest), hashlib.sha256).hexdigest()
+    return json.dumps({"algorithm": SIGNATURE_ALGORITHM, "key_id": key_id(key), "signature": sig}, sort_keys=True)
+
+
+def verify_registration(name: str, version: str | int, digest: str, tag: str | None) -> str:
+    """Check a registered version's :data:`REGISTRATION_TAG`; returns ``"verified"``, ``"unsigned"`` or ``"unverified"``.
+
+    With ``SALESML_SIGNING_KEY`` set, a missing tag is refused (unless
+    ``SALESML_ALLOW_UNSIGNED=1``) and a tag that does not match this name,
+    version and bundle is always refused.
+    """
+    from salesml.trust.keys import (
+        SIGNING_KEY_ENV,
+        key_from_env,
+        signature_required,
+        unsigned_allowed,
+    )
+
+    key = key_from_env(SIGNING_KEY_ENV, required=False)
+    where = f"{name} v{version}"
+    if key is None:
+        if signature_required():
+            raise IntegrityError(
+                f"Refusing to load {where}: SALESML_REQUIRE_SIGNATURE is on but SALESML_SIGNING_KEY is not set, "
+                "so its registration signature cannot be checked."
+            )
+        return "unverified" if tag else "unsigned"
+    if not tag:
+        if unsigned_allowed():
+            logger.warning("%s has no registration signature; loaded because SALESML_ALLOW_UNSIGNED is set", where)
+            return "unsigned"
+        raise IntegrityError(
+            f"Refusing to load {where}: it has no registration signature (tag {REGISTRATION_TAG}) and this machine "
+            "holds a signing key. Register it again with the key set, or set SALESML_ALLOW_UNSIGNED=1 for legacy models."
+        )
+    try:
+        record = json.loads(tag)
+        signature = str(record["signature"])
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise IntegrityError(f"Refusing to load {where}: its {REGISTRATION_TAG} tag is not a signature record ({err}).") from err
+    expected = hmac.new(key, _registration_message(name, str(version), digest), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(signature, expected):
+        raise IntegrityError(
+            f"Refusing to load {where}: its registration signature does not match this name, version and bundle "
+            "(the artifact was swapped, or the signature copied from another version, or signed with another key)."
+        )
+    return "verified"
 
 
 def library_versions() -> Mapping[str, str]:

@@ -34,6 +34,7 @@ __all__ = [
     "GateRefused",
     "gate",
     "publish",
+    "sign_registration",
     "promote",
     "rollback",
     "set_champion",
@@ -69,6 +70,30 @@ class GateDecision:
         return {f"salesml.gate.{k}": "" if v is None else str(v) for k, v in asdict(self).items()}
 
 
+def _serialised(fn: Callable) -> Callable:
+    """Run a registry change under the store's lock: its read-modify-write of aliases and history is atomic."""
+    import functools
+
+    @functools.wraps(fn)
+    def locked(client, *args: Any, **kwargs: Any) -> Any:
+        from salesml.tracking.tracker import store_lock
+
+        with store_lock(_tracking_uri(client)):
+            return fn(client, *args, **kwargs)
+
+    return locked
+
+
+def _tracking_uri(client) -> str:
+    inner = getattr(client, "_tracking_client", None)
+    uri = getattr(inner, "tracking_uri", None)
+    if uri is None:
+        import mlflow
+
+        uri = mlflow.get_tracking_uri()
+    return str(uri)
+
+
 def gate(
     *,
     metric: str,
@@ -96,6 +121,7 @@ def gate(
     return GateDecision(passed, rule_text, metric, candidate, champion, champion_version, tolerance, champion_measured_on, rule)
 
 
+@_serialised
 def publish(
     client,
     *,
@@ -171,10 +197,47 @@ def publish(
         else f"not promoted; champion stays v{champion_version}",
     }
     version = mlflow.register_model(model_uri, name, tags=tags | ({"salesml.run_id": run_id} if run_id else {}))
+    sign_registration(client, name, str(version.version), model_uri)
     if decision.promoted:
         set_champion(client, name, str(version.version), by="gate", reason=decision.reason)
     logger.info("registered %s v%s: %s (%s)", name, version.version, "champion" if decision.promoted else "not promoted", decision.reason)
     return str(version.version), decision
+
+
+def sign_registration(client, name: str, version: str, model_uri: str) -> str | None:
+    """With ``SALESML_SIGNING_KEY`` set, tag ``name`` v``version`` with a signature binding it to its bundle.
+
+    The tag (:data:`salesml.tracking.artifact.REGISTRATION_TAG`) is an HMAC of
+    the name, the version and the bundle's manifest digest; loading
+    ``models:/name/version`` checks it, so a signed bundle registered under
+    another name or version, or swapped in later, is refused. Returns the tag.
+    """
+    import tempfile
+    from pathlib import Path
+
+    import mlflow
+
+    from salesml.tracking.artifact import (
+        MANIFEST,
+        REGISTRATION_TAG,
+        file_sha256,
+        registration_signature,
+    )
+    from salesml.trust.keys import SIGNING_KEY_ENV, key_from_env
+
+    key = key_from_env(SIGNING_KEY_ENV, required=False)
+    if key is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="salesml-register-") as tmp:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=tmp))
+        manifests = [local / MANIFEST, local / "artifacts" / "bundle" / MANIFEST]
+        found = next((m for m in manifests if m.is_file()), None)
+        if found is None:
+            raise FileNotFoundError(f"{model_uri} holds no salesml bundle ({MANIFEST}); cannot sign its registration.")
+        digest = file_sha256(found)
+    tag = registration_signature(name, version, digest, key)
+    client.set_model_version_tag(name, version, REGISTRATION_TAG, tag)
+    return tag
 
 
 # ------------------------------------------------------------------ history
@@ -214,6 +277,7 @@ def _record(client, name: str, event: dict[str, Any]) -> None:
     client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history[-MAX_HISTORY:]))
 
 
+@_serialised
 def set_champion(client, name: str, version: str, *, by: str, reason: str) -> dict[str, Any]:
     """Make ``version`` the champion, keeping the replaced one as ``previous-champion``; returns the event recorded."""
     version = str(version)
@@ -235,6 +299,7 @@ def set_champion(client, name: str, version: str, *, by: str, reason: str) -> di
     return event
 
 
+@_serialised
 def promote(
     client,
     name: str,
@@ -299,6 +364,7 @@ def promote(
     return decision
 
 
+@_serialised
 def rollback(client, name: str, *, reason: str = "") -> dict[str, Any]:
     """Undo the latest promotion: the champion before it becomes champion again; returns the event recorded."""
     current = _alias_version(client, name, CHAMPION)

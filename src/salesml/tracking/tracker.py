@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import tempfile
+import threading
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -22,7 +23,7 @@ import pandas as pd
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Tracker", "NullTracker", "MLflowTracker", "default_tracking_uri"]
+__all__ = ["Tracker", "NullTracker", "MLflowTracker", "default_tracking_uri", "store_lock"]
 
 _PYFUNC_CODE = Path(__file__).with_name("_pyfunc_model.py")
 # MLflow's per-file download bars flood logs of batch jobs and CI.
@@ -32,6 +33,47 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 def default_tracking_uri() -> str:
     """``MLFLOW_TRACKING_URI`` if set, else a SQLite store in the working directory."""
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path('mlflow.db').resolve()}"
+
+
+_HELD: dict[str, list[Any]] = {}  # lock path -> [open file, depth]: re-entrant within a process
+_HELD_GUARD = threading.Lock()
+
+
+@contextlib.contextmanager
+def store_lock(tracking_uri: str) -> Iterator[None]:
+    """Hold an exclusive lock on a local SQLite MLflow store (a no-op for servers, which serialise themselves).
+
+    Creating a store's tables, creating an experiment, and the registry's
+    read-modify-write of the champion alias and history all happen under it, so
+    two trainings started at once on a fresh ``mlflow.db`` both succeed and
+    neither loses the other's promotion. Re-entrant within one process.
+    """
+    if not tracking_uri.startswith("sqlite:///"):
+        yield
+        return
+    import fcntl
+
+    db = Path(tracking_uri.removeprefix("sqlite:///")).resolve()
+    path = str(db.with_name(db.name + ".salesml-lock"))
+    with _HELD_GUARD:
+        held = _HELD.get(path)
+        if held is not None:
+            held[1] += 1
+    if held is None:
+        db.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(path, "a")  # noqa: SIM115 - held for the duration of the block
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)  # blocks: the other job's step takes seconds at most
+        with _HELD_GUARD:
+            _HELD[path] = [fh, 1]
+    try:
+        yield
+    finally:
+        with _HELD_GUARD:
+            entry = _HELD[path]
+            entry[1] -= 1
+            if entry[1] == 0:
+                del _HELD[path]
+                entry[0].close()  # releases the flock
 
 
 @runtime_checkable
@@ -110,17 +152,19 @@ class MLflowTracker:
         self.experiment = experiment
         self.tracking_uri = tracking_uri or default_tracking_uri()
         mlflow.set_tracking_uri(self.tracking_uri)
-        self.client = mlflow.MlflowClient(tracking_uri=self.tracking_uri)
-        found = self.client.get_experiment_by_name(experiment)
-        if found is None:
-            location = None
-            if self.tracking_uri.startswith("sqlite:///"):
-                # keep artifacts beside the database file, wherever the working directory is
-                db = Path(self.tracking_uri.removeprefix("sqlite:///"))
-                location = Path(artifact_root or db.parent / "mlartifacts").resolve().as_uri()
-            self.experiment_id = self.client.create_experiment(experiment, artifact_location=location)
-        else:
-            self.experiment_id = found.experiment_id
+        with store_lock(self.tracking_uri):  # first use creates the tables: one process at a time
+            self.client = mlflow.MlflowClient(tracking_uri=self.tracking_uri)
+            self.client._get_registry_client()  # the registry store too (same tables, created on first use)
+            found = self.client.get_experiment_by_name(experiment)
+            if found is None:
+                location = None
+                if self.tracking_uri.startswith("sqlite:///"):
+                    # keep artifacts beside the database file, wherever the working directory is
+                    db = Path(self.tracking_uri.removeprefix("sqlite:///"))
+                    location = Path(artifact_root or db.parent / "mlartifacts").resolve().as_uri()
+                self.experiment_id = self.client.create_experiment(experiment, artifact_location=location)
+            else:
+                self.experiment_id = found.experiment_id
         self.run_id: str | None = None
 
     @contextlib.contextmanager

@@ -8,7 +8,10 @@ artifact):
                            (:class:`salesml.trust.privacy.Pseudonymiser`)
 ``SALESML_SIGNING_KEY``    HMAC-SHA256 key that signs and verifies model manifests
                            (:func:`salesml.tracking.artifact.sign_bundle`)
-``SALESML_REQUIRE_SIGNATURE`` ``1`` makes loading refuse models without a valid signature
+``SALESML_REQUIRE_SIGNATURE`` ``1`` makes loading refuse models without a valid signature, even
+                           on a machine that holds no key
+``SALESML_ALLOW_UNSIGNED`` ``1`` lets a machine that holds a signing key load unsigned (legacy)
+                           models, with a warning; without it they are refused
 ========================== =====================================================
 
 A key must be at least :data:`MIN_KEY_LENGTH` characters and must not be a
@@ -28,6 +31,8 @@ __all__ = [
     "PSEUDONYM_KEY_ENV",
     "SIGNING_KEY_ENV",
     "REQUIRE_SIGNATURE_ENV",
+    "ALLOW_UNSIGNED_ENV",
+    "unsigned_allowed",
     "MIN_KEY_LENGTH",
     "KeyProblem",
     "check_key",
@@ -39,6 +44,7 @@ __all__ = [
 PSEUDONYM_KEY_ENV = "SALESML_PSEUDONYM_KEY"
 SIGNING_KEY_ENV = "SALESML_SIGNING_KEY"
 REQUIRE_SIGNATURE_ENV = "SALESML_REQUIRE_SIGNATURE"
+ALLOW_UNSIGNED_ENV = "SALESML_ALLOW_UNSIGNED"
 MIN_KEY_LENGTH = 32
 _GENERATE = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
 
@@ -99,6 +105,15 @@ def key_id(key: bytes) -> str:
     return hmac.new(key, b"salesml key fingerprint", hashlib.sha256).hexdigest()[:12]
 
 
+def _flag(env: str) -> bool:
+    return os.environ.get(env, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def signature_required() -> bool:
     """Whether ``SALESML_REQUIRE_SIGNATURE`` asks loading to refuse unsigned models."""
-    return os.environ.get(REQUIRE_SIGNATURE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+    return _flag(REQUIRE_SIGNATURE_ENV)
+
+
+def unsigned_allowed() -> bool:
+    """Whether ``SALESML_ALLOW_UNSIGNED`` lets a machine holding a signing key load unsigned (legacy) models."""
+    return _flag(ALLOW_UNSIGNED_ENV)
