@@ -157,3 +157,10 @@ def test_singular_phrases(trained):
     templates = trained.task.reason_templates()
     assert enc.describe("pricing_page_views", 1.0, templates) == "visited the pricing page 1 time"
     assert enc.describe("pricing_page_views", 2.0, templates) == "visited the pricing page 2 times"
+
+
+def test_setting_exclude_never_lets_the_outcome_date_in(leads):
+    """columns.exclude adds to what is excluded; converted_at (known only after the outcome) stays out."""
+    task = salesml.get_task("lead-scoring")(columns={"exclude": ["email_opens"]})
+    encoder = task.make_encoder().fit(leads.head(2_000))
+    assert "converted_at" not in encoder.required_columns and "email_opens" not in encoder.required_columns

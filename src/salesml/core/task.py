@@ -70,6 +70,8 @@ class TaskColumns(_Strict):
     time: str
     label: str | None = None
     exclude: list[str] = []
+    #: columns known only after the outcome: never features, whatever ``exclude`` says
+    outcome: list[str] = []
     allow_personal: list[str] = []
 
 
@@ -215,7 +217,8 @@ class Task(ABC):
 
     def make_encoder(self) -> TabularEncoder:
         c = self.columns
-        exclude = [c.id, *([c.label] if c.label else []), *c.exclude]
+        # columns that are only known after the outcome are never features, whatever ``exclude`` says
+        exclude = [c.id, *([c.label] if c.label else []), *c.exclude, *c.outcome]
         return TabularEncoder(time_column=c.time, exclude=exclude, allow_personal=c.allow_personal)
 
     def split(self, dataset: Dataset, settings: SplitSettings) -> TimeSplit:

@@ -48,7 +48,8 @@ class LeadScoringColumns(TaskColumns):
     id: str = "lead_id"
     time: str = "created_at"
     label: str | None = "converted"
-    exclude: list[str] = ["converted_at"]
+    exclude: list[str] = []
+    outcome: list[str] = ["converted_at"]
 
 
 class LeadScoringParams(TaskParams):
