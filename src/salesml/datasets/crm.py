@@ -14,7 +14,14 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ._common import _CSV_READ_OPTIONS, _STR_DTYPE, _check_count, _check_window, _rng, _str_col
+from ._common import (
+    _CSV_READ_OPTIONS,
+    _STR_DTYPE,
+    _check_count,
+    _check_window,
+    _rng,
+    _str_col,
+)
 from .customers import _simulate_customers, _simulate_events
 from .leads import _simulate_leads
 from .opportunities import _simulate_opportunities

@@ -32,7 +32,7 @@ import pandas as pd
 
 from ._common import _dt, _id_col, _sigmoid, _str_col, _str_take
 
-__all__ = ["STAGES", "OPEN_STAGES", "OWNERS", "ACTIVITY_KINDS", "STAGE_PROBABILITIES", "true_win_probability"]
+__all__ = ["ACTIVITY_KINDS", "OPEN_STAGES", "OWNERS", "STAGES", "STAGE_PROBABILITIES", "true_win_probability"]
 
 OPEN_STAGES: tuple[str, ...] = ("qualify", "needs_analysis", "proposal", "negotiation")
 STAGES: tuple[str, ...] = (*OPEN_STAGES, "won", "lost")
