@@ -303,8 +303,8 @@ class OpportunityWin(Task):
         out["stage"] = m["stage"].fillna("qualify").to_numpy()
         stage_index = m["stage_index"].fillna(0).to_numpy(dtype=float)
         out["stage_index"] = stage_index
-        out["age_days"] = np.round(age, 1)
-        out["days_in_stage"] = np.round(np.where(m["stage_at"].isna(), age, (rows["t"] - m["stage_at"]).dt.total_seconds() / 86_400), 1)
+        out["age_days"] = age
+        out["days_in_stage"] = np.where(m["stage_at"].isna(), age, (rows["t"] - m["stage_at"]).dt.total_seconds() / 86_400)
         out["stage_velocity"] = np.round(30 * stage_index / np.maximum(age, 1.0), 3)
 
         # activities and close-date pushes at or before t
@@ -323,7 +323,7 @@ class OpportunityWin(Task):
             now = pd.merge_asof(rows, work[["oid", "at", "n"]], left_on="t", right_on="at", by="oid")
             before = pd.merge_asof(rows.assign(t30=rows["t"] - 30 * _DAY), work[["oid", "at", "n"]], left_on="t30", right_on="at", by="oid")
             last = now["at"]
-            out["days_since_last_activity"] = np.round((rows["t"] - last).dt.total_seconds().to_numpy() / 86_400, 1)
+            out["days_since_last_activity"] = (rows["t"] - last).dt.total_seconds().to_numpy() / 86_400
             out["activities_total"] = now["n"].fillna(0).to_numpy()
             out["activities_30d"] = (now["n"].fillna(0) - before["n"].fillna(0)).to_numpy()
             push = a[a["kind"] == _PUSH].copy()
@@ -340,7 +340,7 @@ class OpportunityWin(Task):
             out["close_date_pushes"] = 0.0
         exp_now = expected.to_numpy(dtype="datetime64[ns]")[rows["_pos"]] + (pushed_days * 86_400).astype("timedelta64[s]")
         out[c.expected_close] = exp_now
-        out["days_to_expected_close"] = np.round((pd.Series(exp_now) - rows["t"]).dt.total_seconds().to_numpy() / 86_400, 1)
+        out["days_to_expected_close"] = (pd.Series(exp_now) - rows["t"]).dt.total_seconds().to_numpy() / 86_400
 
         # owner's and account's closures strictly known at t (the row is open at t, so never its own)
         closed = pd.DataFrame({"oid": ids, "at": close_at, "won": won_at_opp.notna().astype(float)})
