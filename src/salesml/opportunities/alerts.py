@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from salesml.tasks.opportunity import OpportunityWin
 
-__all__ = ["AlertRule", "AlertRules", "load_rules", "evaluate_alerts", "ALERT_COLUMNS"]
+__all__ = ["ALERT_COLUMNS", "AlertRule", "AlertRules", "evaluate_alerts", "load_rules"]
 
 ALERT_COLUMNS = [
     "opportunity_id", "owner", "account_id", "stage", "rule", "check", "due_at", "overdue_hours", "amount",
