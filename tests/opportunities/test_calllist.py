@@ -8,10 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import salesml
 from salesml.datasets.opportunities import true_win_probability
-from salesml.opportunities.alerts import evaluate_alerts, load_rules
-from salesml.opportunities.calllist import alert_urgency, build_call_list, gather_inputs, value_captured
+from salesml.opportunities.alerts import load_rules
+from salesml.opportunities.calllist import (
+    alert_urgency,
+    build_call_list,
+    gather_inputs,
+    value_captured,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 AS_OF = pd.Timestamp("2025-06-01")
@@ -41,13 +45,6 @@ def test_urgency_grows_with_days_overdue_and_is_capped():
                            "overdue_hours": [240.0, 24.0, 24 * 30.0]})
     urgency = alert_urgency(alerts, rules)
     assert urgency["A"] == pytest.approx(1.5) and urgency["B"] == 2.0  # 1 + 0.05 x 10 days; 1 + 0.2 x 30 capped
-
-
-@pytest.fixture(scope="module")
-def world(small_crm):
-    tables = salesml.get_task("opportunity-win").builtin_tables(small_crm)
-    result = salesml.train({"task": "opportunity-win", "random_state": 0}, tables=tables, tracker=salesml.NullTracker())
-    return small_crm, result
 
 
 def test_value_ranking_captures_more_than_score_only_and_random(world):
