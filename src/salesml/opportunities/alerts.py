@@ -132,6 +132,7 @@ def evaluate_alerts(
         else:
             due = pd.to_datetime(snap[c.expected_close])
             broken = due.notna()
+        due = pd.to_datetime(due).dt.round("s")  # day counts are floats: keep whole seconds
         hit = in_scope & broken & (due < when)
         if not hit.any():
             continue
