@@ -29,7 +29,7 @@ def test_holdout_auc_is_close_to_the_true_probabilities_and_beats_the_stage_rule
     model_auc = roc_auc_score(y, result.holdout["probability"])
     oracle_auc = roc_auc_score(y, oracle)
     assert len(y) > 1_000
-    assert oracle_auc - model_auc < 0.02, (model_auc, oracle_auc)  # measured: 0.865 vs 0.884
+    assert oracle_auc - model_auc < 0.02, (model_auc, oracle_auc)  # measured: 0.866 vs 0.884
     assert result.metrics["test.roc_auc"] > result.metrics["baseline.stage_rule.roc_auc"] + 0.03
     assert np.isfinite(result.metrics["baseline.logistic_regression.roc_auc"])
 

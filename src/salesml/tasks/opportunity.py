@@ -58,6 +58,8 @@ STAGE_ORDER: tuple[str, ...] = ("qualify", "needs_analysis", "proposal", "negoti
 _OPEN = STAGE_ORDER[:4]
 _PUSH = "close_date_pushed"
 _DAY = pd.Timedelta(days=1)
+#: Closed deals' worth of weight the overall win rate gets in an owner's shrunk win rate.
+_SHRINK = 10.0
 
 OPPORTUNITY_TEMPLATES: dict[str, Any] = {
     "stage": "in stage {value}",
@@ -72,6 +74,7 @@ OPPORTUNITY_TEMPLATES: dict[str, Any] = {
     "days_to_expected_close": "{value} days to the expected close",
     "owner_closed": "owner closed {value} deals before",
     "owner_win_rate": "owner's past win rate {value}",
+    "owner_win_rate_shrunk": "owner's past win rate {value} (shrunk to the overall rate)",
     "account_opportunities_closed": "account closed {value} deals before",
     "account_wins": "account won {value} deals before",
     "account_orders_12m": "account placed {value} orders in the year before",
@@ -348,6 +351,10 @@ class OpportunityWin(Task):
             if col in opp.columns:
                 closed[col] = opp[col].astype(object).to_numpy()
         closed = closed.dropna(subset=["at"]).sort_values("at", kind="stable")
+        # the win rate of every deal closed by t: the prior an owner's few closed deals are shrunk towards
+        overall = closed.assign(_n=np.arange(1, len(closed) + 1, dtype=float), _w=closed["won"].cumsum())
+        g = pd.merge_asof(rows[["t"]], overall[["at", "_n", "_w"]], left_on="t", right_on="at")
+        prior = np.where(g["_n"].fillna(0).to_numpy() > 0, g["_w"].to_numpy() / np.maximum(g["_n"].fillna(0).to_numpy(), 1), np.nan)
         for col, prefix in ((c.owner, "owner"), (c.account, "account")):
             if col not in closed.columns:
                 continue
@@ -360,7 +367,10 @@ class OpportunityWin(Task):
             n_closed = k["_n"].fillna(0).to_numpy()
             if prefix == "owner":
                 out["owner_closed"] = n_closed
-                out["owner_win_rate"] = np.round(np.where(n_closed > 0, k["_w"].to_numpy() / np.maximum(n_closed, 1), np.nan), 4)
+                wins = k["_w"].fillna(0).to_numpy()
+                out["owner_win_rate"] = np.round(np.where(n_closed > 0, wins / np.maximum(n_closed, 1), np.nan), 4)
+                shrunk = (wins + _SHRINK * prior) / (n_closed + _SHRINK)
+                out["owner_win_rate_shrunk"] = np.round(np.where(np.isnan(prior), np.nan, shrunk), 4)
             else:
                 out["account_opportunities_closed"] = n_closed
                 out["account_wins"] = k["_w"].fillna(0).to_numpy()
