@@ -16,6 +16,13 @@ make value x risk segments (:mod:`salesml.customers.segments`).
 
 from __future__ import annotations
 
+import os as _os
+
+# LightGBM's OpenMP threads spin-wait by default; on a shared or loaded machine that runs 10-20x slower.
+# The wait policy is read once, when the OpenMP runtime loads (the first `import lightgbm`), so it is set
+# here, before any salesml module imports LightGBM; a value the user set wins. See core/boosting.num_threads.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from importlib.metadata import PackageNotFoundError, version
 
 from salesml import _aliases
@@ -26,7 +33,7 @@ from salesml.tracking.artifact import IntegrityError
 from salesml.scoring.batch import BatchResult, RejectRateExceeded, score_batch
 from salesml.core.config import ConfigError, ExperimentConfig, load_config
 from salesml.core.contracts import DataValidationError
-from salesml.datasets import CRMData, load_crm, make_crm, make_leads, make_sales
+from salesml.datasets import ContactsData, CRMData, load_crm, make_contacts, make_crm, make_leads, make_sales
 from salesml.core.features import MissingColumnsError, TabularEncoder
 from salesml.core.flow import TrainResult, train
 from salesml.customers import segments
@@ -69,4 +76,6 @@ __all__ = [
     "__version__",
     "make_sales",
     "forecast",
+    "make_contacts",
+    "ContactsData",
 ]

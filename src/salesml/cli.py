@@ -343,6 +343,8 @@ def forecast_cmd(
     lo, hi = (result.columns[result.columns.str.startswith(p)][0] for p in ("lower_", "upper_"))
     for _, row in result[result["level"] == "total"].iterrows():
         console.print(f"  total {str(row['period'])[:10]}: {row['forecast']:,.0f} ({lo[6:]}% interval {row[lo]:,.0f} to {row[hi]:,.0f})")
+
+
 # ------------------------------------------------------------------ opportunities: alerts and the call list
 
 def _crm_world(data: Path | None, size: Size, seed: int):
@@ -438,6 +440,70 @@ def calllist(
     console.print(out)
     console.print(f"{len(lines):,} calls for {lines['owner'].nunique():,} owners, {lines['value'].sum():,.0f} expected value"
                   + (f" -> {output}" if output is not None else ""))
+
+
+@app.command("clean")
+def clean_cmd(
+    input: Path = typer.Option(..., "--input", help="Customer / contact export (CSV or Parquet)."),
+    out: Path = typer.Option(..., "--out", help="Folder for the cleaned table, customer map, pairs and report."),
+    settings: Path = typer.Option(None, "--settings", help="Quality YAML (sections dedupe, tags, targets)."),
+    id_column: str = typer.Option(None, "--id", help="The record id column (default: dedupe.columns.id, record_id)."),
+    region: str = typer.Option(None, "--region", help="Phone region when a record has no country (default CN)."),
+    threshold: float = typer.Option(None, "--threshold", help="Match probability from which records are linked."),
+    transactions: Path = typer.Option(None, "--transactions", help="Order history, for the order-based tags."),
+    leads: Path = typer.Option(None, "--leads", help="Leads table, for the high-potential-industry tag."),
+    promotions: Path = typer.Option(None, "--promotions", help="Promotion calendar (month, region, discount)."),
+    scores: Path = typer.Option(None, "--scores", help="Model scores by customer (e.g. salesml segments output)."),
+    as_of: str = typer.Option(None, "--as-of", help="Tag with data up to this date (default: the last order)."),
+    fmt: Format = typer.Option(Format.parquet, "--format", help="File format of the output tables."),
+    track: bool = typer.Option(False, "--track/--no-track", help="Log the quality report (aggregates only) to MLflow."),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Validate contacts, find duplicate customers, tag and report; every record is written back with reasons.
+
+    Exit codes: 0 published; 1 bad input or settings (nothing published).
+    """
+    from salesml.core.sources import read_table
+    from salesml.quality.clean import clean, load_quality_settings, read_records
+
+    _setup_logging(verbose)
+    try:
+        frame = read_records(input)
+        cfg, _, _ = load_quality_settings(settings)
+        updates: dict = {}
+        if id_column:
+            updates["columns"] = cfg.columns.model_copy(update={"id": id_column})
+        if region:
+            updates["default_region"] = region.upper()
+        if threshold is not None:
+            updates["threshold"] = threshold
+        cfg = cfg.model_validate({**cfg.model_dump(), **{k: (v.model_dump() if hasattr(v, "model_dump") else v)
+                                                          for k, v in updates.items()}})
+        extra = {name: read_table(path) for name, path in
+                 (("transactions", transactions), ("leads", leads), ("promotions", promotions), ("scores", scores))
+                 if path is not None}
+        with console.status(f"Cleaning {len(frame):,} records..."):
+            result = clean(frame, settings, table=input.stem, as_of=as_of, dedupe=cfg, **extra)
+            paths = result.write(out, fmt=fmt.value)
+    except (ValueError, KeyError, FileNotFoundError, ImportError) as err:
+        console.print(f"Cleaning failed, nothing was published: {err}", style="red", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    s = result.report.summary
+    console.print(f"{s['rows']:,} records in, {len(result.cleaned):,} out; {s['records_with_problems']:,} with a "
+                  f"contact problem; {s['duplicates']['clusters']:,} distinct customers "
+                  f"(duplicate rate {s['duplicates']['duplicate_rate']:.1%})")
+    for reason, n in s["reasons"].items():
+        console.print(f"  {reason:<24} {n:>10,} records")
+    for k in s["kpis"]:
+        if k["value"] is not None:
+            console.print(f"  {k['name']:<24} {k['value']:.1%} vs target {k['target']:.0%}: {k['light']}")
+    console.print(f"wrote {', '.join(sorted(paths))} -> {out}")
+    if track:
+        from salesml.quality.kpis import log_quality_report
+        from salesml.tracking.tracker import MLflowTracker
+
+        run_id = log_quality_report(result.report, MLflowTracker("salesml-data-quality"))
+        console.print(f"logged to MLflow run {run_id}")
 
 
 # ------------------------------------------------------------------ trust: registry history, monitoring, retraining

@@ -66,8 +66,10 @@ def test_model_artifact_has_no_pickle_and_no_personal_data(tracked, tmp_path):
 
 def test_gate_keeps_the_champion_when_the_candidate_is_worse(tracked):
     leads, _ = tracked
-    # trees that cannot split: a constant score, AUC 0.5 on the same holdout
-    worse = salesml.train({"task": "lead-scoring", "model": {"min_data_in_leaf": 100_000}}, tables={"leads": leads})
+    # trees that cannot split and no cross-validation (so no linear blend): a constant score, AUC 0.5
+    worse = salesml.train(
+        {"task": "lead-scoring", "model": {"min_data_in_leaf": 100_000}, "split": {"folds": 0}}, tables={"leads": leads}
+    )
     assert worse.version == "2" and not worse.decision.promoted
     assert worse.decision.champion_measured_on == "candidate holdout"
     client = mlflow.MlflowClient()
@@ -90,3 +92,34 @@ def test_too_little_data_is_not_registered(mlflow_store):
 )
 def test_gate_rule(candidate, champion, greater, promoted):
     assert gate(metric="m", candidate=candidate, champion=champion, greater_is_better=greater).promoted is promoted
+
+
+def test_a_champion_from_another_table_is_not_silently_compared(mlflow_store):
+    """The gate compares on the candidate's holdout; a champion that cannot be scored there is not beaten by a
+    figure from other data, and the candidate waits for an explicit promotion."""
+    first = salesml.train({"task": "lead-scoring", "random_state": 0}, tables={"leads": _leads_without([])})
+    assert first.decision.promoted
+    other = _leads_without(["visits", "pages_viewed", "inquiry_text"], seed=1)  # the champion reads these
+    second = salesml.train({"task": "lead-scoring", "random_state": 0}, tables={"leads": other})
+    assert not second.decision.promoted and second.decision.champion is None
+    assert second.decision.reason.startswith("not comparable: champion v1 cannot be scored on this candidate's holdout")
+    assert "salesml promote --version N --force" in second.decision.reason
+    client = mlflow.MlflowClient()
+    assert str(client.get_model_version_by_alias("salesml-lead-scoring", "champion").version) == "1"
+
+
+def test_a_study_on_new_data_does_not_reuse_old_trials_unless_named(mlflow_store, tmp_path):
+    storage = str(tmp_path / "optuna.journal")
+    cfg = {"task": "lead-scoring", "random_state": 0, "split": {"folds": 2}, "tuning": {"storage": storage}}
+    a = salesml.train(cfg, tables={"leads": _leads_without([], seed=0)}, tracker=salesml.NullTracker(), trials=2)
+    b = salesml.train(cfg, tables={"leads": _leads_without([], seed=1)}, tracker=salesml.NullTracker(), trials=2)
+    assert a.study.study_name != b.study.study_name and len(b.study.trials) == 2
+    named = {**cfg, "tuning": {"storage": storage, "study_name": "leads-weekly"}}
+    salesml.train(named, tables={"leads": _leads_without([], seed=0)}, tracker=salesml.NullTracker(), trials=2)
+    c = salesml.train(named, tables={"leads": _leads_without([], seed=1)}, tracker=salesml.NullTracker(), trials=2)
+    assert c.study.study_name == "leads-weekly" and len(c.study.trials) == 4  # resumed because it was named
+
+
+def _leads_without(columns, n=3_000, seed=0):
+    leads, _ = salesml.datasets.make_leads(n, random_state=seed)
+    return leads.drop(columns=columns)

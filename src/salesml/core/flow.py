@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,6 +107,8 @@ class RunContext:
     folds: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
     # run
     run_id: str | None = None
+    #: what the model was trained under: the data contract (columns and kinds) and the config (see _fingerprint)
+    fingerprint: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
     study: Any = None
     booster: Any = None
@@ -126,10 +129,17 @@ class RunContext:
     output: pd.DataFrame | None = None
     importance: pd.DataFrame | None = None
     result: TrainResult | None = None
+    _fold_inputs: list[tuple] | None = field(default=None, repr=False)
 
     def rows(self, mask: np.ndarray) -> pd.DataFrame:
         """The dataset's rows under ``mask`` (input columns, not encoded)."""
         return _rows(self.dataset.frame, mask)
+
+    def fold_inputs(self) -> list[tuple]:
+        """Each fold's encoder and encoded rows, made once and shared by every trial and the refit's fold models."""
+        if self._fold_inputs is None:
+            self._fold_inputs = [_prepare_fold(self.task, self.dataset, *fold) for fold in self.folds]
+        return self._fold_inputs
 
     @property
     def refits(self) -> bool:
@@ -219,6 +229,8 @@ def encode(ctx: RunContext) -> None:
 # ---------------------------------------------------------------------------------------------- run
 def log_inputs(ctx: RunContext) -> None:
     """The run's settings and the personal-data report (column names and reasons only)."""
+    ctx.fingerprint = _fingerprint(ctx.cfg, ctx.task, ctx.encoder)
+    ctx.tracker.set_tags({"salesml.fingerprint": ctx.fingerprint})
     ctx.tracker.log_params(_run_params(ctx.cfg, ctx.task, ctx.split, ctx.encoder))
     ctx.tracker.log_dict(privacy_report(ctx.encoder), "privacy/personal_data.json")
 
@@ -234,7 +246,12 @@ def tune(ctx: RunContext) -> None:
     from salesml.core.plots import tuning_history_plot
     from salesml.core.tuning import get_search_space, study_summary
 
-    study = _tune(cfg, ctx.task, ctx.X, ctx.dataset, ctx.split, ctx.encoder, ctx.tracker, ctx.callbacks, ctx.folds)
+    # a stored study resumes only when named: by default each run starts its own (named by contract, config, run)
+    name = cfg.tuning.study_name or (
+        f"{ctx.task.registered_name}-{ctx.fingerprint}-{(ctx.run_id or uuid.uuid4().hex)[:8]}" if cfg.tuning.storage else None
+    )
+    study = _tune(cfg, ctx.task, ctx.X, ctx.dataset, ctx.split, ctx.encoder, ctx.tracker, ctx.callbacks, ctx.folds, name,
+                  ctx.fold_inputs() if ctx.folds else None)
     space = get_search_space(cfg.tuning.search_space or ctx.task.default_search_space)
     ctx.params.update(space(FixedTrial(study.best_params)))
     ctx.tracker.log_params({f"best.{k}": v for k, v in ctx.params.items()})
@@ -261,9 +278,9 @@ def fit(ctx: RunContext) -> None:
     oof = np.full(len(ctx.dataset.target), np.nan)
     linear_oof = np.full(len(ctx.dataset.target), np.nan)
     rounds = []
-    for fit_rows, stop_rows, score_rows in ctx.folds:
+    for (fit_rows, stop_rows, score_rows), prepared in zip(ctx.folds, ctx.fold_inputs()):
         booster, _, score_raw, linear_raw = _fold_model(
-            task, ctx.dataset, ctx.params, seed, fit_rows, stop_rows, score_rows, linear=binary
+            task, ctx.dataset, ctx.params, seed, fit_rows, stop_rows, score_rows, linear=binary, prepared=prepared
         )
         oof[score_rows] = score_raw
         if linear_raw is not None:
@@ -456,6 +473,7 @@ def register(ctx: RunContext) -> None:
         greater_is_better=task.greater_is_better,
         tolerance=cfg.tracking.gate_tolerance,
         rescore_champion=rescore,
+        fingerprint=ctx.fingerprint,
     )
     tracker.set_tags({"salesml.registered_version": result.version, "salesml.promoted": str(result.decision.promoted)})
 
@@ -469,6 +487,22 @@ RUN: tuple[Callable[[RunContext], None], ...] = (
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+def _fingerprint(cfg: ExperimentConfig, task: Task, encoder: TabularEncoder) -> str:
+    """12 hex digits identifying the data contract (input columns and how each is read) and the config."""
+    import hashlib
+
+    contract = {
+        "task": task.name,
+        "columns": [[p.name, p.kind] for p in encoder.columns_],
+        "split": cfg.split.model_dump(),
+        "model": dict(cfg.model),
+        "search_space": cfg.tuning.search_space or task.default_search_space,
+        "params": task.params.model_dump(exclude={"reason_templates"}),
+        "random_state": cfg.random_state,
+    }
+    return hashlib.sha256(json.dumps(contract, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
 def _run_params(cfg: ExperimentConfig, task: Task, split: TimeSplit, encoder: TabularEncoder) -> dict[str, Any]:
     kinds: dict[str, int] = {}
     for plan in encoder.columns_:
@@ -505,24 +539,35 @@ def _fit(task: Task, X: pd.DataFrame, ds: Dataset, split: TimeSplit, encoder: Ta
 
 
 def _refitter(task: Task, dataset: Dataset, params: Mapping[str, Any], seed: int):
-    """The flow's fit on other rows, for :meth:`Task.backtest` (a fresh encoder, booster and calibration)."""
+    """The flow's fit on other rows, for :meth:`Task.backtest` (a fresh encoder, booster and calibration).
 
-    def fit_predict(train: np.ndarray, valid: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        _, valid_raw, rows_raw, _ = _fold_model(task, dataset, params, seed, train, valid, rows)
+    ``fit_predict(train, valid, rows, prepared=None)``; ``prepared`` is the fold's :func:`_prepare_fold`, when made.
+    """
+
+    def fit_predict(train: np.ndarray, valid: np.ndarray, rows: np.ndarray, prepared=None) -> tuple[np.ndarray, np.ndarray]:
+        _, valid_raw, rows_raw, _ = _fold_model(task, dataset, params, seed, train, valid, rows, prepared=prepared)
         calibrator = Calibrator.fit(valid_raw, dataset.target[valid], method=task.calibration)
         return calibrator.transform(valid_raw), calibrator.transform(rows_raw)
 
     return fit_predict
 
 
-def _fold_model(task: Task, dataset: Dataset, params: Mapping[str, Any], seed: int, train, valid, rows, linear=False):
-    """A fresh encoder and booster on ``train`` rows, early-stopped on ``valid``; raw scores of ``valid`` and ``rows``
-    (and, with ``linear``, a :class:`LinearModel` on ``train | valid`` and its raw scores of ``rows``, else None)."""
+def _prepare_fold(task: Task, dataset: Dataset, train, valid, rows) -> tuple:
+    """A fresh encoder learnt on ``train`` rows, the fold's rows encoded, and its split and dataset."""
     encoder = task.make_encoder().fit(_rows(dataset.frame, train))
     used = train | valid | rows
     X = encoder.transform(_rows(dataset.frame, used))
     split = TimeSplit(train[used], valid[used], rows[used], pd.NaT, pd.NaT)
     sub = Dataset(X, dataset.target[used], dataset.time[used], dataset.key[used])
+    return encoder, X, split, sub
+
+
+def _fold_model(
+    task: Task, dataset: Dataset, params: Mapping[str, Any], seed: int, train, valid, rows, linear=False, prepared=None
+):
+    """A fresh encoder and booster on ``train`` rows, early-stopped on ``valid``; raw scores of ``valid`` and ``rows``
+    (and, with ``linear``, a :class:`LinearModel` on ``train | valid`` and its raw scores of ``rows``, else None)."""
+    encoder, X, split, sub = prepared if prepared is not None else _prepare_fold(task, dataset, train, valid, rows)
     booster = _fit(task, X, sub, split, encoder, params, seed)
     valid_raw = booster.predict(_rows(X, split.valid).to_numpy(np.float64), raw_score=True)
     rows_raw = booster.predict(_rows(X, split.test).to_numpy(np.float64), raw_score=True)
@@ -549,13 +594,13 @@ def _maximize(lightgbm_metric: str) -> bool:
     return lightgbm_metric in _HIGHER_IS_BETTER
 
 
-def _tune(cfg, task, X, dataset, split, encoder, tracker, callbacks, folds):
+def _tune(cfg, task, X, dataset, split, encoder, tracker, callbacks, folds, study_name=None, prepared=None):
     """Optuna over the search space: on the task's tuning folds when it has any, else on the validation slice."""
     from salesml.core.tuning import get_search_space, run_study
 
     pruner = None
     if folds:
-        objective, direction = _fold_objective(cfg, task, dataset, folds, tracker), task.greater_is_better
+        objective, direction = _fold_objective(cfg, task, dataset, folds, tracker, prepared), task.greater_is_better
         label = f"mean {task.primary_metric} over {len(folds)} {task.folds_name}"
         tracker.log_params({"tuning.objective": label, "tuning.folds": len(folds)})
         if task.refit:  # cross-validation folds: prune a trial whose running mean trails the median after a fold
@@ -583,7 +628,7 @@ def _tune(cfg, task, X, dataset, split, encoder, tracker, callbacks, folds):
         timeout=cfg.tuning.timeout,
         random_state=cfg.random_state,
         storage=cfg.tuning.storage,
-        study_name=cfg.tuning.study_name or (f"{task.registered_name}" if cfg.tuning.storage else None),
+        study_name=study_name,
         tracker=tracker,
         callbacks=callbacks,
         pruner=pruner,
@@ -592,7 +637,7 @@ def _tune(cfg, task, X, dataset, split, encoder, tracker, callbacks, folds):
     return study
 
 
-def _fold_objective(cfg, task: Task, dataset: Dataset, folds, tracker: Tracker | None = None):
+def _fold_objective(cfg, task: Task, dataset: Dataset, folds, tracker: Tracker | None = None, prepared=None):
     """Each trial refits on every fold (a fresh encoder, booster and calibration) and scores its rows.
 
     The trial's value is the mean of the folds' :meth:`Task.tuning_score`; each
@@ -606,7 +651,7 @@ def _fold_objective(cfg, task: Task, dataset: Dataset, folds, tracker: Tracker |
         fit_predict = _refitter(task, dataset, {**cfg.model, **params}, cfg.random_state)
         scores = []
         for i, (train_rows, valid_rows, rows) in enumerate(folds):
-            _, pred = fit_predict(train_rows, valid_rows, rows)
+            _, pred = fit_predict(train_rows, valid_rows, rows, prepared=None if prepared is None else prepared[i])
             scores.append(float(task.tuning_score(dataset.target[rows], pred, _rows(dataset.frame, rows))))
             if tracker is not None:
                 tracker.log_metrics({f"fold.{i}.{task.primary_metric}": scores[-1]})

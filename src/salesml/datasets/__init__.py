@@ -37,11 +37,13 @@ Generating models, in short:
 
 Modules: :mod:`.crm` (the tables, :func:`make_crm`, file I/O), :mod:`.leads`,
 :mod:`.customers` (customers, orders, activities, promotions), :mod:`.sales`
-(series for forecasting), :mod:`.vocab` (vocabularies and true effects).
+(series for forecasting), :mod:`.contacts` (contact records with planted duplicates and invalid
+contacts, for :mod:`salesml.quality`), :mod:`.vocab` (vocabularies and true effects).
 """
 
 from __future__ import annotations
 
+from .contacts import CONTACT_COLUMNS, ContactsData, make_contacts
 from .crm import PERSONAL_COLUMNS, SCHEMA, CRMData, load_crm, make_crm, make_leads, write_crm
 from .sales import (
     SALES_PRICE_ELASTICITY,
@@ -82,6 +84,9 @@ __all__ = [
     "ORDER_CHANNELS",
     "ACTIVITY_KINDS",
     "make_sales",
+    "make_contacts",
+    "ContactsData",
+    "CONTACT_COLUMNS",
     "SALES_PROMO_LIFT",
     "SALES_PROMO_DIP",
     "SALES_SEASON_AMPLITUDE",

@@ -107,14 +107,23 @@ def publish(
     greater_is_better: bool,
     tolerance: float = 0.95,
     rescore_champion: Callable[[str], float] | None = None,
+    fingerprint: str | None = None,
 ) -> tuple[str, GateDecision]:
-    """Register ``model_uri`` as a new version of ``name`` and move the champion alias if the gate passes."""
+    """Register ``model_uri`` as a new version of ``name`` and move the champion alias if the gate passes.
+
+    The champion is compared on the candidate's holdout (``rescore_champion``). When it cannot be
+    re-scored there, its logged metric is used only if it was trained under the same data contract and
+    config (``fingerprint``, the run tag ``salesml.fingerprint``); otherwise the figures are not
+    comparable, the candidate is registered but not promoted, and the reason says how to promote it
+    explicitly (``salesml promote --version N --force``).
+    """
     import mlflow
     from mlflow.exceptions import MlflowException
 
     champion_value: float | None = None
     champion_version: str | None = None
     measured_on = ""
+    not_comparable = ""
     try:
         current = client.get_model_version_by_alias(name, CHAMPION)
     except MlflowException:
@@ -126,21 +135,35 @@ def publish(
                 champion_value = float(rescore_champion(f"models:/{name}/{current.version}"))
                 measured_on = "candidate holdout"
             except Exception as err:  # the champion may read other columns than the new data has
-                logger.warning("could not re-score champion v%s on the new holdout (%s); using its logged metric", current.version, err)
+                not_comparable = f"champion v{current.version} cannot be scored on this candidate's holdout ({err})"
+                logger.warning("%s", not_comparable)
         if champion_value is None and current.run_id:
-            logged = client.get_run(current.run_id).data.metrics.get(f"test.{metric}")
-            if logged is not None:
+            run = client.get_run(current.run_id)
+            same = fingerprint is not None and run.data.tags.get("salesml.fingerprint") == fingerprint
+            logged = run.data.metrics.get(f"test.{metric}")
+            if logged is not None and same:
                 champion_value = float(logged)
-                measured_on = "its own holdout"
-    decision = gate(
-        metric=metric,
-        candidate=candidate,
-        champion=champion_value,
-        greater_is_better=greater_is_better,
-        tolerance=tolerance,
-        champion_version=champion_version,
-        champion_measured_on=measured_on,
-    )
+                measured_on = "its own holdout (same data contract and config)"
+            elif not not_comparable:
+                not_comparable = f"champion v{current.version} was trained under another data contract or config"
+    if not_comparable:
+        decision = GateDecision(
+            False,
+            f"not comparable: {not_comparable}; its {metric} on other data does not say which model is better. "
+            f"Promote explicitly if this one should serve: salesml promote --version N --force",
+            metric, candidate, None, str(current.version), tolerance, "", "the champion is compared on the "
+            "candidate's holdout; a champion that cannot be scored there is not beaten by a figure from other data",
+        )
+    else:
+        decision = gate(
+            metric=metric,
+            candidate=candidate,
+            champion=champion_value,
+            greater_is_better=greater_is_better,
+            tolerance=tolerance,
+            champion_version=champion_version,
+            champion_measured_on=measured_on,
+        )
     tags = decision.as_tags() | {
         "salesml.gate.decided_at": _now(),
         "salesml.gate.decision": "promoted to champion"
