@@ -44,8 +44,8 @@ def test_backtest_on_the_holdout_compares_with_the_stage_rule(world):
     )
     assert metrics["dates"] >= 5 and len(table) == metrics["dates"]
     np.testing.assert_allclose(table["actual"].sum(), (frame["amount"] * result.holdout["actual"]).sum())
-    # Measured here: WAPE 0.27 (model) vs 0.23 (stage rule), coverage 0.82 over 17 dates. On the 20k world
-    # (seed 3) 0.24 vs 0.11 (the model over-forecasts big deals by ~24%), on seed 0 0.07 vs 0.15: not a win yet.
+    # Not a win over the stage rule yet. On the 20k world the model's WAPE is 0.19 vs 0.11 for the stage rule
+    # (seed 3; even the true probabilities give 0.15: a few big deals decide a date) and 0.07 vs 0.15 (seed 0).
     assert 0 < metrics["wape"] < 0.4 and 0 < metrics["wape_stage_rule"] < 0.4, metrics
     assert metrics["coverage"] >= 0.6, metrics
 
