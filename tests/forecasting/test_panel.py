@@ -59,10 +59,18 @@ def test_gaps_inside_a_series_are_zero_or_the_previous_value_and_nothing_before_
     np.testing.assert_array_equal(zero.values[a, :6], [15, 20, 0, 30, 0, 50])
     np.testing.assert_array_equal(prev.values[a, :6], [15, 20, 20, 30, 30, 50])
     assert np.isnan(zero.values[b, 0])
-    # B's rows stop in April; it runs on at zero until the table's origin (June), never past it
-    np.testing.assert_array_equal(zero.values[b, 1:6], [7, 8, 9, 0, 0])
+    # B's rows stop in April: it has ended there, never counted as zero sales up to the table's origin (June)
+    np.testing.assert_array_equal(zero.values[b, 1:4], [7, 8, 9])
+    assert np.isnan(zero.values[b, 4:]).all() and list(zero.last) == [5, 3]
     assert np.isnan(zero.values[:, 6:]).all()
-    assert zero.fills["target_filled"] == 4
+    assert zero.fills["target_filled"] == 2 and zero.fills["series_ended_early"] == 1
+
+
+def test_missing_fill_keeps_gaps_missing_not_zero():
+    p = panel(fill="missing")
+    a = row(p, "A")
+    np.testing.assert_array_equal(p.values[a, :6], [15, 20, np.nan, 30, np.nan, 50])
+    assert p.fills["target_missing"] == 2 and p.fills["target_filled"] == 0
 
 
 def test_known_covariates_carry_forward_in_history_but_the_plan_must_be_given():
@@ -73,7 +81,9 @@ def test_known_covariates_carry_forward_in_history_but_the_plan_must_be_given():
     assert np.isnan(p.known["discount"][b, 6])  # B has no plan for July
     missing = p.missing_plan(2).set_index("series")
     assert missing.loc["A", "missing_periods"] == 1  # August
-    assert missing.loc["B", "missing_periods"] == 1  # July
+    assert "B" not in missing.index  # B ended in April: not forecast from the common origin, so needs no plan
+    own = p.missing_plan(3, per_series=True).set_index("series")  # B from its own end: May-July
+    assert own.loc["B", "missing_periods"] == 1 and own.loc["A", "missing_periods"] == 2  # B: July; A: Aug, Sep
 
 
 def test_past_covariates_are_unknown_after_the_origin():
@@ -139,4 +149,28 @@ def test_no_target_at_all_is_refused():
 def test_fill_counts_are_logged(caplog):
     with caplog.at_level(logging.INFO, logger="salesml.forecasting.panel"):
         panel()
-    assert "target_filled': 4" in caplog.text
+    assert "fill=zero" in caplog.text and "target_filled': 2" in caplog.text
+
+
+def steps_table() -> pd.DataFrame:
+    """Integer periods: A at steps -5..0 (no row at -2), B at -2..0."""
+    return pd.DataFrame({"key": ["A"] * 5 + ["B"] * 3, "step": [-5, -4, -3, -1, 0, -2, -1, 0],
+                         "sales": [1.0, 2.0, 3.0, 5.0, 6.0, 7.0, 8.0, 9.0]})
+
+
+def test_a_step_calendar_uses_integer_periods_and_its_given_season():
+    p = build_panel(steps_table(), time="step", target="sales", keys=["key"], calendar="steps", season=4)
+    assert list(p.periods) == [-5, -4, -3, -2, -1, 0] and p.season == 4 and p.origin_date == 0
+    np.testing.assert_array_equal(p.values[row(p, "A")], [1, 2, 3, 0, 5, 6])
+    assert list(p.first) == [0, 3]
+    assert list(p.extend(3).periods[-3:]) == [1, 2, 3] and list(p.future_periods(2)) == [1, 2]
+
+
+def test_a_step_calendar_needs_integers_and_a_season():
+    bad = steps_table().astype({"step": object})
+    bad.loc[2, "step"] = "week 3"
+    bad.loc[4, "step"] = 0.5
+    with pytest.raises(ValueError, match=r"2 rows have no integer period number in column 'step' \(row 2: 'week 3', row 4: 0.5\)"):
+        build_panel(bad, time="step", target="sales", keys=["key"], calendar="steps", season=4)
+    with pytest.raises(ValueError, match="A step calendar needs its season length: pass season="):
+        build_panel(steps_table(), time="step", target="sales", keys=["key"], calendar="steps")

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from salesml.forecasting.rows import RowSpec, build_rows
 from salesml.forecasting.panel import build_panel
+from salesml.forecasting.rows import RowSpec, build_rows, feature_columns
 
 DATES = pd.date_range("2022-01-01", "2024-12-01", freq="MS")  # 36 months
 SPEC = RowSpec(horizon=3, season=12, n_lags=3, windows=(3,), min_history=6, target="sales", known=("discount",), past=("pipeline",))
@@ -101,3 +101,68 @@ def test_all_zero_history_has_level_one_and_weekly_last_year_averages_three_week
     level = np.mean(y[49:101])
     assert by.loc["ramp", "sales_last_year"] == pytest.approx(np.mean(y[48:51]) / level)
     assert by.loc["ramp", "target_week"] == float(dates[101].isocalendar().week)
+
+
+# ------------------------------------------------ point in time, every feature family, horizons beyond a season
+def long_table(freq: str, periods: int, seed: int = 0) -> pd.DataFrame:
+    """Three series of different starts with a known and a past-only covariate, on a monthly or weekly calendar."""
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2015-01-05", periods=periods, freq="MS" if freq == "M" else "W-MON")
+    parts = []
+    for i, (name, start) in enumerate([("A", 0), ("B", 7), ("C", 20)]):
+        n = periods - start
+        parts.append(pd.DataFrame({
+            "key": name, "date": dates[start:], "sales": 100 + 10 * i + rng.gamma(2.0, 10.0, n),
+            "discount": rng.choice([0.0, 0.1, 0.2], n), "pipeline": rng.gamma(3.0, 5.0, n),
+        }))
+    return pd.concat(parts, ignore_index=True)
+
+
+def perturbed_after(frame: pd.DataFrame, origin_date: pd.Timestamp, seed: int) -> pd.DataFrame:
+    """Every target and past-only value after the origin replaced by noise (the plan, a known covariate, kept)."""
+    out = frame.copy()
+    later = out["date"] > origin_date
+    rng = np.random.default_rng(seed)
+    out.loc[later, "sales"] = rng.normal(0.0, 1e4, int(later.sum()))
+    out.loc[later, "pipeline"] = rng.normal(0.0, 1e3, int(later.sum()))
+    return out
+
+
+CASES = {  # horizons longer than two seasons, so last_year and two_years_ago both reach past the origin when wrong
+    "monthly": (RowSpec(horizon=30, season=12, n_lags=4, windows=(3, 6), min_history=6, target="sales",
+                        known=("discount",), past=("pipeline",)), "M", 90),
+    "weekly": (RowSpec(horizon=110, season=52, n_lags=3, windows=(4, 13), min_history=8, target="sales",
+                       known=("discount",), past=("pipeline",), weekly=True), "W", 300),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_no_feature_family_reads_a_value_after_the_origin(case):
+    spec, freq, periods = CASES[case]
+    base = long_table(freq, periods)
+    kwargs = {"time": "date", "target": "sales", "keys": ["key"], "known": ["discount"], "past": ["pipeline"], "freq": freq}
+    full = build_panel(base, **kwargs)
+    m = spec.season
+    for k, origin in enumerate([2 * m + 3, 2 * m + m // 2, periods - spec.horizon - 1]):
+        rows, _, _ = build_rows(full, spec, [origin], with_target=False)
+        checked = set(feature_columns(spec, ["key"]))
+        assert checked <= set(rows.columns)  # every family is in the comparison below
+        late = (rows["h"] > 2 * m) & (rows["series"] == "A")  # A starts first: its sources exist
+        assert rows.loc[late, "sales_last_year"].notna().all() and rows.loc[late, "sales_two_years_ago"].notna().all()
+        noisy = build_panel(perturbed_after(base, full.periods[origin], seed=k), **kwargs)
+        again, _, _ = build_rows(noisy, spec, [origin], with_target=False)
+        pd.testing.assert_frame_equal(rows, again)
+        hidden, _, _ = build_rows(full.truncate(origin), spec, [origin], with_target=False)  # the future removed
+        pd.testing.assert_frame_equal(rows, hidden)
+
+
+def test_last_year_beyond_a_season_is_the_latest_season_before_the_origin():
+    p = build_panel(long_table("M", 90), time="date", target="sales", keys=["key"], freq="M")
+    spec = RowSpec(horizon=30, season=12, n_lags=1, windows=(3,), min_history=6, target="sales")
+    origin = 40
+    rows, _, _ = build_rows(p, spec, [origin], with_target=False)
+    a = rows[rows["series"] == "A"].set_index("h")
+    y, level = p.values[0], a.loc[1, "recent_level"]
+    for h, src in ((1, origin + 1 - 12), (12, origin), (13, origin + 13 - 24), (25, origin + 25 - 36)):
+        assert a.loc[h, "sales_last_year"] * level == pytest.approx(y[src]), h
+        assert a.loc[h, "sales_two_years_ago"] * level == pytest.approx(y[src - 12]), h

@@ -241,18 +241,23 @@ def new_series(sales: pd.DataFrame, region: str, product: str, months_of_history
     return rows
 
 
-def test_short_series_and_cold_starts_are_refused_with_the_reason(fast, data, caplog):
+def test_short_series_get_a_seasonal_naive_forecast_and_cold_starts_are_refused_with_the_reason(fast, data, caplog):
     sales = with_series(data[0], pd.concat([new_series(data[0], "north", "training", 3), new_series(data[0], "south", "launch", 0)]))
     with caplog.at_level(logging.WARNING, logger="salesml.tasks.forecasting"):
         result = train(sales)
     assert "north/training: only" in caplog.text
     out = forecast(result.scorer, sales, reasons="none")
     status = bottom(out).groupby("series")["status"].first()
-    assert status["north/training"] == "not forecast: only 3 period(s) of history at the origin; at least 6 are needed"
+    assert status["north/training"] == ("ok; seasonal naive: only 3 period(s) of history at the origin; "
+                                        "at least 6 are needed for the model")
+    assert (bottom(out).loc[bottom(out)["series"] == "north/training", "forecast"] == 50_000.0).all()  # its last value
     assert status["south/launch"] == "not forecast: no history before the forecast origin (the series starts later: cold start)"
-    assert bottom(out).loc[bottom(out)["status"] != "ok", "forecast"].isna().all()
-    assert (out.loc[out["level"] == "total", "status"] == "ok; excludes 2 series not forecast").all()
+    assert bottom(out).loc[bottom(out)["status"].str.startswith("not forecast"), "forecast"].isna().all()
+    assert (out.loc[out["level"] == "total", "status"] == "ok; excludes 1 series not forecast").all()
     assert status.drop(["north/training", "south/launch"]).eq("ok").all()
+    north = bottom(out)[bottom(out)["region"] == "north"].groupby("period")["forecast"].sum()  # in the region's sum
+    region = out[(out["level"] == "region") & (out["series"] == "north")].set_index("period")["forecast"]
+    np.testing.assert_allclose(region.loc[north.index].to_numpy(), north.to_numpy(), rtol=1e-12)
 
 
 def test_intermittent_series_get_finite_non_negative_forecasts(fast, data):
@@ -309,6 +314,10 @@ def test_many_series_thin_the_training_origins_and_keep_the_latest(data):
     origins = np.sort(rows["origin"].unique())
     assert len(origins) <= 14 and pd.Timestamp(origins[-1]) == pd.Timestamp("2025-11-01")
     assert len(np.unique(np.diff(origins).astype("timedelta64[D]").astype(int) // 28)) == 1  # evenly spaced
+    backtested = Forecasting(params={**FAST, "max_rows": 1_000, "backtest_windows": 2, "calibration_windows": 1})
+    kept = set(pd.DatetimeIndex(backtested.build_dataset({"sales": data[0]}).frame["origin"].unique()))
+    windows = pd.date_range("2025-03-01", periods=3, freq="3MS")  # the 3 window origins, a horizon apart, last at Sep
+    assert set(windows) <= kept and len(kept) <= 14 + 3  # the backtest forecasts from each of them
 
 
 # -------------------------------------------------------------- bad input
@@ -321,7 +330,7 @@ def test_bad_sales_tables_are_reported_in_one_go(data):
     assert "column 'price': required column (the known-in-advance covariate) is missing" in text
     assert "the same series and date appear more than once" in text and "north/core @ 2021-01-01" in text
     short = sales[sales["date"] >= "2025-06-01"]
-    with pytest.raises(DataValidationError, match="the table covers 7 months with sales; at least 11 are needed"):
+    with pytest.raises(DataValidationError, match="the longest series has 7 months with sales; at least 11 are needed"):
         Forecasting().validate({"sales": short})
     clash = sales.assign(h=1)
     with pytest.raises(DataValidationError, match="the name 'h' is used by a generated forecasting column"):
@@ -350,3 +359,93 @@ def test_a_model_saved_before_the_single_state_hook_still_loads_its_intervals(fu
     meta = {k: v for k, v in full.scorer.metadata.items() if k != "task_state"}
     old = Scorer(ModelBundle(full.scorer.bundle.boosters, {**meta, "postprocess_state": full.scorer.metadata["task_state"]}))
     pd.testing.assert_frame_equal(forecast(old, data[0]), forecast(full.scorer, data[0]))
+
+
+# ------------------------------------------------- real panels: step calendars, ragged ends, covariates opt-in
+def step_panel(n_series: int = 24, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Series indexed by integer step, aligned at their end (step 0) and of different lengths, like competition
+    sets; the second frame is the noise-free truth of steps 1..6."""
+    rng = np.random.default_rng(seed)
+    rows, truth = [], []
+    for i in range(n_series):
+        length = int(rng.integers(40, 90))
+        steps = np.arange(-length + 1, 7)
+        scale = float(rng.choice([5.0, 50.0, 5000.0]))
+        expected = scale * (1 + 0.004 * (steps + length)) * (1 + 0.3 * np.sin(2 * np.pi * steps / 12))
+        y = expected * rng.normal(1.0, 0.05, len(steps))
+        rows.append(pd.DataFrame({"series_id": f"S{i}", "step": steps[steps <= 0], "value": y[steps <= 0]}))
+        truth.append(pd.DataFrame({"series_id": f"S{i}", "step": steps[steps > 0], "expected": expected[steps > 0]}))
+    return pd.concat(rows, ignore_index=True), pd.concat(truth, ignore_index=True)
+
+
+STEPS = {"calendar": "steps", "season": 12, "horizon": 6}
+PLAIN = {"keys": ["series_id"], "time": "step", "label": "value", "known": [], "past": []}
+
+
+def test_a_step_calendar_trains_and_forecasts_the_next_steps_of_ragged_series():
+    sales, truth = step_panel()
+    result = train(sales, params=STEPS, columns=PLAIN)
+    out = forecast(result.scorer, sales)
+    low = bottom(out).merge(truth, left_on=["series_id", "period"], right_on=["series_id", "step"])
+    assert len(low) == 24 * 6 and set(low["period"]) == set(range(1, 7)) and (low["origin"] == 0).all()
+    assert wape(low["expected"], low["forecast"]) < 0.08  # noise is 5%; the model follows level, trend and season
+
+
+def test_a_step_calendar_without_season_or_horizon_says_what_to_set():
+    sales, _ = step_panel(4)
+    with pytest.raises(ValueError, match="params.calendar: steps needs params.season"):
+        train(sales, params={"calendar": "steps", "horizon": 6}, columns=PLAIN)
+    with pytest.raises(ValueError, match="params.calendar: steps needs params.horizon"):
+        train(sales, params={"calendar": "steps", "season": 12}, columns=PLAIN)
+
+
+def test_a_series_that_ended_early_is_reported_or_forecast_from_its_own_end(data):
+    sales = data[0]
+    history = sales[sales["sales"].notna()]
+    last = history["date"].max()
+    ended = (sales["region"] == sales["region"].iat[0]) & (sales["product"] == sales["product"].iat[0])
+    cut = sales[~ended | (pd.to_datetime(sales["date"]) <= pd.Timestamp(last) - pd.DateOffset(months=4))]
+    name = f"{sales['region'].iat[0]}/{sales['product'].iat[0]}"
+    common = forecast(train(cut).scorer, cut)
+    gone = bottom(common)[bottom(common)["series"] == name]
+    assert gone["forecast"].isna().all() and len(gone) == 3
+    assert gone["status"].str.startswith("not forecast: the series ended at ").all()
+    assert "4 period(s) before the origin (not counted as zero sales)" in gone["status"].iat[0]
+    own = forecast(train(cut, params={"origin": "per_series"}).scorer, cut)
+    mine = bottom(own)[bottom(own)["series"] == name]
+    end = pd.Timestamp(last) - pd.DateOffset(months=4)
+    assert (mine["status"] == "ok").all() and (mine["origin"] == end).all()
+    assert list(mine["period"]) == list(pd.date_range(end, periods=4, freq="MS")[1:])
+    others = bottom(own)[bottom(own)["series"] != name]
+    assert (others["origin"] == pd.Timestamp(last)).all() and others["forecast"].notna().all()
+
+
+# ------------------------------------------------------------ model choice by backtest
+def test_the_shipped_forecaster_is_never_worse_than_the_best_baseline_on_the_backtest(full):
+    chosen = full.scorer.metadata["task_state"]["forecaster"]
+    scores = chosen["scores"]
+    name = chosen["members"][0] if len(chosen["members"]) == 1 else "mean(" + "+".join(chosen["members"]) + ")"
+    assert scores[name] <= min(scores[b] for b in ("seasonal_naive", "ets", "theta"))
+    table = full.backtest.tables["backtest/candidates.csv"]
+    assert table["shipped"].sum() == 1 and table.loc[table["shipped"], "candidate"].iat[0] == name
+
+
+def test_a_baseline_that_wins_the_backtest_is_what_forecast_ships():
+    """Series repeating one yearly pattern exactly: the seasonal naive forecast is perfect, so it must win and ship."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for i in range(12):
+        pattern = rng.gamma(3.0, 10.0, 12) * (i + 1)
+        steps = np.arange(-59, 1)
+        rows.append(pd.DataFrame({"series_id": f"S{i}", "step": steps, "value": pattern[(steps + 59) % 12]}))
+    sales = pd.concat(rows, ignore_index=True)
+    result = train(sales, params={**STEPS, "backtest_windows": 2, "calibration_windows": 1}, columns=PLAIN)
+    chosen = result.scorer.metadata["task_state"]["forecaster"]
+    assert chosen["members"] == ["seasonal_naive"] and chosen["scores"]["seasonal_naive"] == pytest.approx(0.0, abs=1e-12)
+    assert chosen["scores"]["model"] > 0.0
+    out = bottom(forecast(result.scorer, sales))
+    expected = sales.assign(period=sales["step"] + 60)  # a season later
+    merged = out.merge(expected, left_on=["series_id", "period"], right_on=["series_id", "period"])
+    assert len(merged) == 12 * 6
+    np.testing.assert_allclose(merged["forecast"], merged["value"], rtol=1e-12)
+    assert not any(c.startswith("reason_") and merged[c].astype(bool).any() for c in merged.columns)

@@ -26,6 +26,12 @@ come ``calibration_windows`` more on the same grid. For every window:
 The shipped model's intervals (:attr:`BacktestReport.state`) are
 learnt the same way from the latest ``calibration_windows`` windows.
 
+The scored windows then choose the forecaster to ship
+(:mod:`salesml.forecasting.selection`): the model, a baseline or a combination,
+whichever scores best on the rows every candidate forecast
+(``backtest/candidates.csv``); a chosen forecaster other than the model gets its
+intervals from its own errors on those windows.
+
 The statistical baselines cost one fit per series and window; beyond
 ``max_series`` series they run on a seeded sample of series, and the model is
 compared with them on that same sample.
@@ -46,6 +52,7 @@ from salesml.forecasting.conformal import interval_columns
 from salesml.core.metrics import coverage, forecast_metrics, mase, wape
 from salesml.forecasting.panel import Panel
 from salesml.forecasting.reconcile import BOTTOM, bottom_up, hierarchy_levels
+from salesml.forecasting.selection import candidate_forecasts, choose_forecaster, combine
 from salesml.core.task import BacktestReport, Dataset, FitPredict
 
 
@@ -133,8 +140,8 @@ def rolling_origin(
     H = task.horizon
     frame = dataset.frame
     y_rel = dataset.target
-    o_idx = panel.periods.get_indexer(pd.DatetimeIndex(frame["origin"]))
-    p_idx = panel.periods.get_indexer(pd.DatetimeIndex(frame["period"]))
+    o_idx = panel.periods.get_indexer(pd.Index(frame["origin"]))
+    p_idx = panel.periods.get_indexer(pd.Index(frame["period"]))
     position = pd.Index(panel.series["series"])
     names = available_baselines(baselines)
     level_cols = [c for lv in task.params.intervals for c in interval_columns(lv)]
@@ -146,7 +153,7 @@ def rolling_origin(
         if c < 0 or train.sum() < task.params.min_train_rows or not valid.any() or not (rows & (o_idx == c)).any():
             logger.warning(
                 "backtest window at %s skipped: %d training rows (at least %d needed), %d validation rows",
-                panel.periods[c].date() if c >= 0 else "before the data", int(train.sum()),
+                panel.periods[c] if c >= 0 else "before the data", int(train.sum()),
                 task.params.min_train_rows, int(valid.sum()),
             )
             continue
@@ -209,8 +216,8 @@ def rolling_origin(
                 "last_forecast_period": panel.periods[min(c + H, panel.origin)],
                 "train_rows": int(refit.train.sum()),
                 "valid_rows": int(refit.valid.sum()),
-                "latest_period_learnt_from": pd.Timestamp(frame["period"][learnt_from].max()),
-                "latest_origin_learnt_from": pd.Timestamp(frame["origin"][learnt_from].max()),
+                "latest_period_learnt_from": frame["period"][learnt_from].max(),
+                "latest_origin_learnt_from": frame["origin"][learnt_from].max(),
                 "interval_residuals": source,
                 "series_forecast": int(len(unique)),
                 "wape": wape(result["actual"], result["forecast"]),
@@ -223,9 +230,28 @@ def rolling_origin(
     shipped = type(task)(columns=task.columns, params=task.params)
     _, state = _fit_intervals(shipped, refits[-calibration_windows:] if calibration_windows else [], y_rel, frame, p_idx,
                               cutoff=panel.origin, fallback=None)
+    forecaster, candidates = choose_forecaster(forecasts, names, metric=task.params.selection_metric)
+    if task.params.model_choice == "model":
+        forecaster.members = ["model"]
+    if not forecaster.uses_model or len(forecaster.members) > 1:  # its own out-of-sample errors on the scored windows
+        values = candidate_forecasts(forecasts, names)
+        chosen = combine(values, forecaster.members)
+        ok = np.isfinite(chosen)
+        level = forecasts["recent_level"].to_numpy()
+        own = type(task)(columns=task.columns, params=task.params)
+        forecaster.intervals = own.interval_state((forecasts["actual"].to_numpy() / level)[ok], (chosen / level)[ok],
+                                                   forecasts[ok])["intervals"]
+    logger.info("forecaster chosen by backtest (%s on %d rows): %s; candidates: %s", forecaster.metric, forecaster.rows,
+                forecaster.name, ", ".join(f"{k} {v:.4f}" for k, v in forecaster.scores.items()))
+    state = {**(state or {}), "forecaster": forecaster.to_dict()}
+    metrics = _metrics(forecasts, levels, names, task.params.intervals)
+    for row in candidates.itertuples():
+        metrics[f"backtest.candidate.{_metric_key(row.members)}.{forecaster.metric}"] = float(getattr(row, forecaster.metric))
+    metrics[f"backtest.shipped.{forecaster.metric}"] = forecaster.scores[forecaster.name]
     return BacktestReport(
-        metrics=_metrics(forecasts, levels, names, task.params.intervals),
+        metrics=metrics,
         tables={
+            "backtest/candidates.csv": candidates.assign(shipped=candidates["candidate"] == forecaster.name),
             "backtest/windows.csv": pd.DataFrame(window_rows),
             "backtest/forecasts.csv": forecasts.drop(columns=["nonnegative"]),
             "backtest/per_series.csv": _per_series(forecasts, keys, names),
@@ -234,6 +260,12 @@ def rolling_origin(
         figures={"plots/forecast_vs_actual.png": _figure(panel, levels, names, task.params.intervals)},
         state=state,
     )
+
+
+def _metric_key(members: str) -> str:
+    """A metric-name-safe key for a candidate: ``theta``, ``mean_model_theta``."""
+    parts = members.split("+")
+    return parts[0] if len(parts) == 1 else "mean_" + "_".join(parts)
 
 
 def _fit_intervals(
@@ -303,7 +335,8 @@ def _metrics(forecasts: pd.DataFrame, levels: pd.DataFrame, names: list[str], in
         out[f"backtest.{name}.wape"] = wape(a[rows], b)
         out[f"backtest.{name}.accuracy"] = 1.0 - out[f"backtest.{name}.wape"]
         out[f"backtest.{name}.mase"] = mase(a[rows], b, forecasts["naive_mae"].to_numpy()[rows], forecasts["series"].to_numpy()[rows])
-        out[f"backtest.wape_ratio.{name}"] = wape(a[rows], f[rows]) / out[f"backtest.{name}.wape"]
+        base = out[f"backtest.{name}.wape"]
+        out[f"backtest.wape_ratio.{name}"] = wape(a[rows], f[rows]) / base if base > 0 else float("nan")
     for name in levels["level"].unique():
         if name == BOTTOM:
             continue

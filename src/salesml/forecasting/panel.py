@@ -2,8 +2,12 @@
 
 A :class:`Panel` holds every series of a sales table as dense ``(series, period)``
 arrays on one calendar, which is what the forecasting features, the baselines
-and the backtest read. Frequencies: ``"M"`` (calendar months, labelled by their
-first day) and ``"W"`` (weeks Monday to Sunday, labelled by their Monday).
+and the backtest read. Calendars: ``calendar="dates"`` with frequency ``"M"``
+(calendar months, labelled by their first day) or ``"W"`` (weeks Monday to
+Sunday, labelled by their Monday); or ``calendar="steps"``: the time column holds
+integer period numbers (step -40 ... 0, week 1 ... 156), consecutive integers
+are consecutive periods, and the season length is given (``season=12`` for
+monthly steps, ``24`` for hours in a day).
 
 Fill rules (applied in this order, and logged with counts):
 
@@ -11,12 +15,16 @@ Fill rules (applied in this order, and logged with counts):
   period (daily rows into months, say) are combined: targets summed, covariates
   averaged. The same series and *date* twice is a data error (reported by the
   forecasting task's validation, not silently summed).
-* A series starts at its first period with an observed target and runs to the
-  **forecast origin**: the last period with an observed target anywhere in the
-  table. Periods in between without a row, or with a missing target, are
-  filled with 0 (``fill="zero"``: no sales recorded, the default) or with the
-  previous value (``fill="previous"``). A series whose rows stop early is
-  therefore at zero until the origin (a discontinued product).
+* A series runs from its first to its last period with an observed target
+  (``first[s]``, ``last[s]``): series may start and end at different periods
+  (ragged). The table's **origin** is the last period observed in any series.
+  Periods inside a series' life without a row, or with a missing target, are
+  filled with 0 (``fill="zero"``: no record means no sale, the default), with
+  the previous value (``fill="previous"``) or left missing (``fill="missing"``:
+  the features skip them). After a series' last observation nothing is filled:
+  a series that stops early has *ended* there (the forecasting task forecasts
+  it from its own end or reports it, see ``params.origin``), it is never
+  silently counted as zero sales up to the table's origin.
 * Known-in-advance covariates (promotions, prices): missing values up to the
   origin repeat the previous value of the series (0 before the first one);
   after the origin nothing is filled: the plan must be given (see
@@ -46,6 +54,8 @@ __all__ = ["Panel", "build_panel", "period_start", "sales_from_transactions", "l
 
 #: Supported frequencies: name -> (pandas period alias, pandas date-range alias, periods per year).
 FREQUENCIES: dict[str, tuple[str, str, int]] = {"M": ("M", "MS", 12), "W": ("W-SUN", "W-MON", 52)}
+#: Calendars: ISO dates on a month / week frequency, or integer period numbers.
+CALENDARS = ("dates", "steps")
 #: Joins key values into a series name ("north/core").
 SERIES_SEPARATOR = "/"
 
@@ -60,6 +70,20 @@ def period_start(dates: pd.Series, freq: str) -> pd.Series:
     _check_freq(freq)
     parsed = parse_datetime(dates)
     return parsed.dt.to_period(FREQUENCIES[freq][0]).dt.start_time.astype("datetime64[ns]")
+
+
+def period_steps(values: pd.Series, column: str) -> pd.Series:
+    """Integer period numbers from a step column (``ValueError`` naming the bad rows when some are not integers)."""
+    num = pd.to_numeric(values, errors="coerce")
+    bad = num.isna() | (num.notna() & (num != np.round(num)))
+    if bad.any():
+        shown = ", ".join(f"row {i}: {values.loc[i]!r}" for i in values.index[bad.to_numpy()][:5])
+        raise ValueError(
+            f"{int(bad.sum())} rows have no integer period number in column '{column}' ({shown}). With "
+            "params.calendar: steps the time column holds whole numbers (step -40 ... 0, week 1 ... 156); "
+            "use params.calendar: dates for ISO dates."
+        )
+    return num.astype(np.int64)
 
 
 def series_names(frame: pd.DataFrame, keys: Sequence[str]) -> pd.Series:
@@ -77,10 +101,12 @@ def series_names(frame: pd.DataFrame, keys: Sequence[str]) -> pd.Series:
 class Panel:
     """Series as dense ``(series, period)`` arrays on one calendar.
 
-    ``values`` is NaN before a series starts and after the origin; ``known``
+    ``values`` is NaN before a series starts and after it ends; ``known``
     covariates may extend past the origin (the plan); ``past`` covariates are
-    NaN after it. ``first[s]`` is the index of series ``s``'s first period
-    (``len(periods)`` when it has none up to the origin).
+    NaN after it. ``first[s]`` / ``last[s]`` are the indices of series ``s``'s
+    first and last observed periods (``first`` is ``len(periods)`` when it has
+    none up to the origin). ``periods`` are dates, or integers with
+    ``calendar="steps"``.
     """
 
     series: pd.DataFrame
@@ -94,6 +120,13 @@ class Panel:
     keys: list[str]
     target: str
     fills: dict[str, int] = field(default_factory=dict)
+    calendar: str = "dates"
+    season_length: int | None = None  # overrides the frequency's (always set with steps)
+    last: np.ndarray | None = None  # defaults to the origin for every series
+
+    def __post_init__(self) -> None:
+        if self.last is None:
+            self.last = np.where(self.first < len(self.periods), self.origin, -1)
 
     @property
     def n_series(self) -> int:
@@ -101,24 +134,43 @@ class Panel:
 
     @property
     def season(self) -> int:
-        return FREQUENCIES[self.freq][2]
+        return self.season_length or FREQUENCIES[self.freq][2]
 
     @property
-    def origin_date(self) -> pd.Timestamp:
+    def steps(self) -> bool:
+        return self.calendar == "steps"
+
+    @property
+    def origin_date(self) -> Any:
+        """The origin's label (a date, or a step number)."""
         return self.periods[self.origin]
 
-    def future_periods(self, horizon: int) -> pd.DatetimeIndex:
-        """The ``horizon`` periods after the origin."""
+    def labels(self, start: int, count: int) -> pd.Index:
+        """Labels of the ``count`` periods from index ``start`` (extrapolated past the calendar)."""
+        if self.steps:
+            return pd.Index(np.arange(count, dtype=np.int64) + int(self.periods[0]) + start)
         alias = FREQUENCIES[self.freq][1]
-        return pd.date_range(self.origin_date, periods=horizon + 1, freq=alias)[1:]
+        return pd.date_range(self.periods[0], periods=start + count, freq=alias)[start:]
+
+    def label(self, t: int) -> Any:
+        """The label of period index ``t`` (may be past the calendar)."""
+        return self.periods[t] if 0 <= t < len(self.periods) else self.labels(t, 1)[0]
+
+    def show(self, t: int) -> str:
+        """Period index ``t`` for messages: ``2024-03-01`` or ``-4``."""
+        label = self.label(t)
+        return str(label) if self.steps else str(pd.Timestamp(label).date())
+
+    def future_periods(self, horizon: int, origin: int | None = None) -> pd.Index:
+        """The ``horizon`` periods after the origin (or after period index ``origin``)."""
+        return self.labels((self.origin if origin is None else origin) + 1, horizon)
 
     def extend(self, horizon: int) -> Panel:
         """The same panel with its calendar reaching at least ``horizon`` periods past the origin."""
         need = self.origin + 1 + horizon - len(self.periods)
         if need <= 0:
             return self
-        alias = FREQUENCIES[self.freq][1]
-        periods = self.periods.append(pd.date_range(self.periods[-1], periods=need + 1, freq=alias)[1:])
+        periods = self.periods.append(self.labels(len(self.periods), need))
         pad = np.full((self.n_series, need), np.nan)
         return Panel(
             series=self.series,
@@ -132,18 +184,26 @@ class Panel:
             keys=self.keys,
             target=self.target,
             fills=self.fills,
+            calendar=self.calendar,
+            season_length=self.season_length,
+            last=self.last,
         )
 
-    def missing_plan(self, horizon: int) -> pd.DataFrame:
-        """Known covariates missing in the ``horizon`` periods after the origin: one row per (series, column)."""
+    def missing_plan(self, horizon: int, *, per_series: bool = False) -> pd.DataFrame:
+        """Known covariates missing in the ``horizon`` periods after the origin: one row per (series, column).
+
+        With ``per_series``, each series' own ``horizon`` periods after its last observation are checked;
+        otherwise those after the common origin, for the series observed there (ended ones are not forecast).
+        """
         rows = []
-        lo, hi = self.origin + 1, self.origin + 1 + horizon
+        starts = self.last + 1 if per_series else np.full(self.n_series, self.origin + 1)
+        checked = self.last >= 0 if per_series else self.last == self.origin
+        idx = starts[:, None] + np.arange(horizon)[None, :]
         for name, arr in self.known.items():
-            block = arr[:, lo:hi]
-            if block.shape[1] < horizon:
-                block = np.concatenate([block, np.full((self.n_series, horizon - block.shape[1]), np.nan)], axis=1)
+            T = arr.shape[1]
+            block = np.where(idx < T, np.take_along_axis(arr, np.clip(idx, 0, T - 1), axis=1), np.nan)
             bad = np.isnan(block)
-            for s in np.flatnonzero(bad.any(axis=1)):
+            for s in np.flatnonzero(bad.any(axis=1) & checked):
                 rows.append({"series": self.series["series"].iat[s], "column": name, "missing_periods": int(bad[s].sum())})
         return pd.DataFrame(rows, columns=["series", "column", "missing_periods"])
 
@@ -157,7 +217,10 @@ class Panel:
         for v in past.values():
             v[:, origin + 1 :] = np.nan
         first = np.where(self.first > origin, len(self.periods), self.first)
-        return Panel(self.series, self.periods, values, self.known, past, first, origin, self.freq, self.keys, self.target, self.fills)
+        has = ~np.isnan(values[:, : origin + 1])
+        last = np.where(has.any(axis=1), origin - np.argmax(has[:, ::-1], axis=1), -1)
+        return Panel(self.series, self.periods, values, self.known, past, first, origin, self.freq, self.keys, self.target,
+                     self.fills, self.calendar, self.season_length, last)
 
 
 def build_panel(
@@ -170,21 +233,36 @@ def build_panel(
     past: Sequence[str] = (),
     static: Sequence[str] = (),
     freq: Literal["M", "W"] = "M",
-    fill: Literal["zero", "previous"] = "zero",
+    fill: Literal["zero", "previous", "missing"] = "zero",
     breaks: Sequence[Mapping[str, Any]] = (),
+    calendar: Literal["dates", "steps"] = "dates",
+    season: int | None = None,
 ) -> Panel:
     """Put a sales table on a regular calendar (see the module docstring for the fill rules).
 
     ``breaks`` is a list of ``{"date": ..., "where": {key: value, ...}}``: matching
-    series (all series when ``where`` is empty) lose their history before ``date``.
+    series (all series when ``where`` is empty) lose their history before ``date``
+    (a step number with ``calendar="steps"``). ``season`` is the season length
+    (required with steps; default: 12 months or 52 weeks).
     """
-    _check_freq(freq)
-    if fill not in ("zero", "previous"):
-        raise ValueError(f"fill must be 'zero' or 'previous'. Got {fill!r} instead.")
+    if calendar not in CALENDARS:
+        raise ValueError(f"calendar must be 'dates' or 'steps'. Got {calendar!r} instead.")
+    if calendar == "steps" and (season is None or season < 1):
+        raise ValueError(
+            f"A step calendar needs its season length: pass season= (params.season), e.g. 12 for monthly steps, "
+            f"52 for weekly, 24 for hourly, 1 for none. Got {season!r} instead."
+        )
+    if calendar == "dates":
+        _check_freq(freq)
+    if fill not in ("zero", "previous", "missing"):
+        raise ValueError(f"fill must be 'zero', 'previous' or 'missing'. Got {fill!r} instead.")
     keys = list(keys)
-    period = period_start(table[time], freq)
-    if period.isna().any():
-        raise ValueError(f"{int(period.isna().sum())} rows have no parseable date in column '{time}'.")
+    if calendar == "steps":
+        period = period_steps(table[time], time)
+    else:
+        period = period_start(table[time], freq)
+        if period.isna().any():
+            raise ValueError(f"{int(period.isna().sum())} rows have no parseable date in column '{time}'.")
     y = pd.to_numeric(table[target], errors="coerce") if target in table.columns else pd.Series(np.nan, index=table.index)
     work = pd.DataFrame({"series": series_names(table, keys).to_numpy(), "period": period.to_numpy(), "y": y.to_numpy(dtype=float)})
     for c in [*known, *past]:
@@ -205,9 +283,11 @@ def build_panel(
     for c in [*keys, *static]:
         series[c] = first_row.loc[names, c].to_numpy() if c in keys else _first_valid(table, keys, c).reindex(names).to_numpy()
 
-    alias = FREQUENCIES[freq][1]
     all_periods = grouped.index.get_level_values("period")
-    periods = pd.date_range(all_periods.min(), all_periods.max(), freq=alias)
+    if calendar == "steps":
+        periods = pd.Index(np.arange(int(all_periods.min()), int(all_periods.max()) + 1, dtype=np.int64))
+    else:
+        periods = pd.date_range(all_periods.min(), all_periods.max(), freq=FREQUENCIES[freq][1])
     s_code = pd.Index(names).get_indexer(grouped.index.get_level_values("series"))
     t_code = periods.get_indexer(all_periods)
     S, T = len(names), len(periods)
@@ -222,7 +302,7 @@ def build_panel(
     origin = int(np.flatnonzero(has.any(axis=0)).max())
     first = np.where(has.any(axis=1), has.argmax(axis=1), T)
     for b in breaks:
-        when = pd.Timestamp(period_start(pd.Series([b["date"]]), freq).iat[0])
+        when = int(b["date"]) if calendar == "steps" else pd.Timestamp(period_start(pd.Series([b["date"]]), freq).iat[0])
         match = np.ones(S, dtype=bool)
         for k, v in dict(b.get("where", {})).items():
             match &= series[k].astype(str).to_numpy() == str(v)
@@ -231,17 +311,20 @@ def build_panel(
         values[drop] = np.nan
         has = ~np.isnan(values)
         first = np.where(has[:, : origin + 1].any(axis=1), has.argmax(axis=1), T)
-        logger.info("break at %s: history before it dropped for %d series", when.date(), int(match.sum()))
-    alive = (np.arange(T)[None, :] >= first[:, None]) & (np.arange(T)[None, :] <= origin)
+        logger.info("break at %s: history before it dropped for %d series", when, int(match.sum()))
+    last = np.where(has.any(axis=1), T - 1 - np.argmax(has[:, ::-1], axis=1), -1)
+    alive = (np.arange(T)[None, :] >= first[:, None]) & (np.arange(T)[None, :] <= last[:, None])
     gaps = alive & np.isnan(values)
     if fill == "zero":
         values[gaps] = 0.0
-    else:
+    elif fill == "previous":
         values = _ffill(values, upto=origin)
         values[gaps & np.isnan(values)] = 0.0
     values[~alive] = np.nan
 
-    fills = {"rows_combined": int(combined), "target_filled": int(gaps.sum())}
+    ended = int(((last >= 0) & (last < origin)).sum())
+    fills = {"rows_combined": int(combined), "target_filled": int(gaps.sum()) if fill != "missing" else 0,
+             "target_missing": int(gaps.sum()) if fill == "missing" else 0, "series_ended_early": ended}
     known_arr: dict[str, np.ndarray] = {}
     for c in known:
         arr = dense(f"k::{c}")
@@ -258,8 +341,10 @@ def build_panel(
         arr[:, origin + 1 :] = np.nan
         past_arr[c] = arr
     if any(fills.values()):
-        logger.info("sales table filled on a %s calendar: %s", "monthly" if freq == "M" else "weekly", fills)
-    return Panel(series, periods, values, known_arr, past_arr, first, origin, freq, keys, target, fills)
+        name = f"step (season {season})" if calendar == "steps" else ("monthly" if freq == "M" else "weekly")
+        logger.info("sales table on a %s calendar, gaps inside a series' life: fill=%s: %s", name, fill, fills)
+    return Panel(series, periods, values, known_arr, past_arr, first, origin, freq, keys, target, fills,
+                 calendar, season if calendar == "steps" else None, last)
 
 
 def _first_valid(table: pd.DataFrame, keys: Sequence[str], column: str) -> pd.Series:

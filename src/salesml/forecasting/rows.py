@@ -21,14 +21,18 @@ Column names (``<y>`` is the target's name, e.g. ``sales``):
 ``recent_level``                mean |y| over the last season (the scale)
 ``<y>_lag_<j>``                 y at origin - j + 1, relative to the level
 ``<y>_mean_<w>``                mean y over the last w periods, relative
-``<y>_last_year``               y in the target period a year earlier, relative
-                                (weekly: the 3 weeks around it)
-``<y>_two_years_ago``           the same two years earlier
+``<y>_last_year``               y in the target period's season position, in the
+                                latest season at or before the origin (a year
+                                earlier for h <= season, two for h <= 2 seasons...),
+                                relative (weekly: the mean of the 3 weeks around it
+                                that are at or before the origin)
+``<y>_two_years_ago``           the same one season before that
 ``<y>_growth``                  last season's sum / the season before's
 ``<y>_volatility``              std of y over the last season, relative
 ``zero_share``, ``negative_share``  share of zero / negative periods in the last season
 ``history_periods``             periods of history up to the origin
-``target_month`` (``target_week``)  calendar of the target period
+``target_month`` (``target_week``)  calendar of the target period (dates)
+``season_position``             the target period's step modulo the season (steps)
 ``<k>``, ``<k>_previous``,      known covariate in the target period, the period
 ``<k>_last_year``,              before it, a year before it, and the change
 ``<k>_vs_last_year``            against a year before (a difference)
@@ -48,7 +52,7 @@ import pandas as pd
 
 from salesml.forecasting.panel import Panel
 
-__all__ = ["RowSpec", "build_rows", "feature_columns", "ID_COLUMNS"]
+__all__ = ["ID_COLUMNS", "RowSpec", "build_rows", "feature_columns"]
 
 #: Columns of a row that say who and when, not features.
 ID_COLUMNS = ("series", "origin", "period")
@@ -68,6 +72,7 @@ class RowSpec:
     past: tuple[str, ...] = ()
     static: tuple[str, ...] = ()
     weekly: bool = False
+    steps: bool = False
 
 
 def feature_columns(spec: RowSpec, keys: Sequence[str]) -> list[str]:
@@ -76,8 +81,8 @@ def feature_columns(spec: RowSpec, keys: Sequence[str]) -> list[str]:
     names = ["h", "recent_level", *[f"{y}_lag_{j}" for j in range(1, spec.n_lags + 1)]]
     names += [f"{y}_mean_{w}" for w in spec.windows]
     names += [f"{y}_last_year", f"{y}_two_years_ago", f"{y}_growth", f"{y}_volatility"]
-    names += ["zero_share", "negative_share", "history_periods", "target_month"]
-    names += ["target_week"] if spec.weekly else []
+    names += ["zero_share", "negative_share", "history_periods"]
+    names += ["season_position"] if spec.steps else ["target_month", *(["target_week"] if spec.weekly else [])]
     for k in spec.known:
         names += [k, f"{k}_previous", f"{k}_last_year", f"{k}_vs_last_year"]
     for p in spec.past:
@@ -102,6 +107,17 @@ def _take(arr: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return np.where(ok, out, np.nan)
 
 
+def _seasonal(Y: np.ndarray, src: int, origin: int, *, weekly: bool) -> np.ndarray:
+    """``Y[:, src]`` (weekly: the mean of the 3 weeks around it), never reading a period after ``origin``."""
+    offsets = (-1, 0, 1) if weekly else (0,)
+    cols = [src + d for d in offsets if src + d <= origin]
+    if not cols:
+        return np.full(Y.shape[0], np.nan)
+    around = np.stack([_take(Y, np.full((Y.shape[0], 1), c))[:, 0] for c in cols], axis=1)
+    seen = ~np.isnan(around)
+    return np.where(seen.any(axis=1), np.nansum(around, axis=1) / np.maximum(seen.sum(axis=1), 1), np.nan)
+
+
 def build_rows(
     panel: Panel,
     spec: RowSpec,
@@ -109,19 +125,22 @@ def build_rows(
     *,
     with_target: bool,
     steps: Sequence[int] | None = None,
+    only: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray | None, pd.DataFrame]:
     """Rows for every eligible series at each origin (period index) and step.
 
     A series is eligible at an origin when it has at least ``min_history``
-    periods of history there; the others are returned in the third frame
-    (``series``, ``origin``, ``reason``). With ``with_target``, rows whose
-    target period is not observed are left out and the relative target is
-    returned; otherwise targets are ``None``.
+    periods of history there and has not ended before it; the others are
+    returned in the third frame (``series``, ``origin``, ``reason``). ``only``
+    (a boolean mask over series) restricts the rows to some series (the others
+    are neither built nor refused). With ``with_target``, rows whose target
+    period is not observed are left out and the relative target is returned;
+    otherwise targets are ``None``.
     """
     steps = list(steps) if steps is not None else list(range(1, spec.horizon + 1))
     m = spec.season
     Y = panel.values
-    S, T = Y.shape
+    S = Y.shape[0]
     obs = ~np.isnan(Y)
     y0 = np.where(obs, Y, 0.0)
 
@@ -143,14 +162,20 @@ def build_rows(
         o = int(o)
         end = np.full((S, 1), o)
         history = (o - panel.first + 1).clip(min=0)
-        eligible = history >= spec.min_history
-        for s in np.flatnonzero(~eligible):
-            reason = (
-                "no history before the forecast origin (the series starts later: cold start)"
-                if history[s] == 0
-                else f"only {int(history[s])} period(s) of history at the origin; at least {spec.min_history} are needed"
-            )
+        ended = panel.last < o
+        eligible = (history >= spec.min_history) & ~ended
+        wanted = np.ones(S, dtype=bool) if only is None else only
+        for s in np.flatnonzero(~eligible & wanted):
+            if history[s] == 0:
+                reason = "no history before the forecast origin (the series starts later: cold start)"
+            elif ended[s]:
+                reason = (f"the series ended at {panel.show(int(panel.last[s]))}, {o - int(panel.last[s])} period(s) before "
+                          "the origin (not counted as zero sales); forecast it from its own end with "
+                          "params.origin: per_series, or add rows with 0 if it sold nothing since")
+            else:
+                reason = f"only {int(history[s])} period(s) of history at the origin; at least {spec.min_history} are needed"
             refused.append({"series": keys_frame["series"].iat[s], "origin": panel.periods[o], "reason": reason})
+        eligible &= wanted
         if not eligible.any():
             continue
         n_season = _window(c_n, end, m)[:, 0]
@@ -190,29 +215,34 @@ def build_rows(
                 keep = sel
             if len(keep) == 0:
                 continue
-            tgt = np.full((len(keep), 1), t)
             Yk = Y[keep]
-            if spec.weekly:
-                around = np.stack([_take(Yk, tgt - m + d)[:, 0] for d in (-1, 0, 1)], axis=1)
-                seen = ~np.isnan(around)
-                ly = np.where(seen.any(axis=1), np.nansum(around, axis=1) / np.maximum(seen.sum(axis=1), 1), np.nan)
-            else:
-                ly = _take(Yk, tgt - m)[:, 0]
+            # the same season position, the latest season at or before the origin (h > season reaches back further)
+            back = m * max(1, -(-h // m))
+            ly = _seasonal(Yk, t - back, o, weekly=spec.weekly)
+            two = _seasonal(Yk, t - back - m, o, weekly=False)
             lk = level[keep]
-            period = panel.periods[t] if t < T else pd.date_range(panel.periods[-1], periods=t - T + 2, freq=_alias(panel))[-1]
-            period = pd.Timestamp(period)
+            period = panel.label(t)
             n = len(keep)
             add("_s", keep)
-            add("origin", np.full(n, panel.periods[o].to_datetime64()))
-            add("period", np.full(n, period.to_datetime64()))
+            if panel.steps:
+                add("origin", np.full(n, int(panel.periods[o]), dtype=np.int64))
+                add("period", np.full(n, int(period), dtype=np.int64))
+            else:
+                period = pd.Timestamp(period)
+                add("origin", np.full(n, panel.periods[o].to_datetime64()))
+                add("period", np.full(n, period.to_datetime64()))
             add("h", np.full(n, h, dtype=np.int64))
-            add("target_month", np.full(n, float(period.month)))
+            if spec.steps:
+                add("season_position", np.full(n, float(int(period) % m)))
+            else:
+                add("target_month", np.full(n, float(period.month)))
             if spec.weekly:
                 add("target_week", np.full(n, float(period.isocalendar().week)))
             for name, arr in per_origin.items():
                 add(name, arr[keep])
             add(f"{spec.target}_last_year", ly / lk)
-            add(f"{spec.target}_two_years_ago", _take(Yk, tgt - 2 * m)[:, 0] / lk)
+            add(f"{spec.target}_two_years_ago", two / lk)
+            tgt = np.full((len(keep), 1), t)
             for k in spec.known:
                 arr = panel.known[k][keep]
                 now, ago = _take(arr, tgt)[:, 0], _take(arr, tgt - m)[:, 0]
@@ -235,14 +265,9 @@ def build_rows(
         frame = pd.DataFrame(data)
         frame = frame[[c for c in columns if c in frame.columns]]
         for c in ("origin", "period"):
-            frame[c] = frame[c].astype("datetime64[ns]")
+            frame[c] = frame[c].astype("int64" if panel.steps else "datetime64[ns]")
     else:
         frame = pd.DataFrame(columns=columns)
     target = np.concatenate(targets) if with_target and targets else (np.array([], dtype=float) if with_target else None)
     return frame, target, pd.DataFrame(refused, columns=["series", "origin", "reason"])
 
-
-def _alias(panel: Panel) -> str:
-    from salesml.forecasting.panel import FREQUENCIES
-
-    return FREQUENCIES[panel.freq][1]

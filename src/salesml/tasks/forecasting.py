@@ -22,11 +22,23 @@ there is no backtest), the recent level and the value a year earlier.
 :func:`forecast` adds every upper level of the hierarchy as bottom-up sums
 (:mod:`salesml.forecasting.reconcile`), each with its own interval.
 
+What ships: the backtest's scored windows compare the model with the baselines
+and their combinations (:mod:`salesml.forecasting.selection`) by
+``params.selection_metric``; :func:`forecast` uses the winner (its statistical
+members fitted on each series' whole history), unless ``params.model_choice: model``.
+
+Calendars: ISO dates (``params.calendar: dates``, monthly or weekly) or integer
+steps (``steps``, with ``params.season`` and ``params.horizon``). Series may start
+and end at different periods: ``params.origin: common`` forecasts from the table's
+last period and reports series that ended earlier; ``per_series`` forecasts each
+series from its own last observation.
+
 Hard cases:
 
-* **short series** (fewer than ``min_history`` periods at the origin) and
-  **cold starts** (no history before the origin) are refused per series, with
-  the reason, in the output and in the training log; their rows are not learnt from;
+* **short series** (fewer than ``min_history`` periods at the origin) are not
+  learnt from there and get the seasonal naive forecast, with the reason in
+  ``status``; **cold starts** (no history before the origin) are refused per
+  series, with the reason, in the output and in the training log;
 * **intermittent series** (many zeros) are forecast by the same model, with
   the share of zero periods as a feature; the level falls back to the whole
   history's mean, then to 1, when the last season is all zero;
@@ -58,6 +70,7 @@ from salesml.forecasting.rows import RowSpec, build_rows, feature_columns
 from salesml.core.metrics import coverage, forecast_metrics, wape
 from salesml.forecasting.panel import FREQUENCIES, Panel, build_panel, level_shifts, period_start, sales_from_transactions, series_names
 from salesml.forecasting.reconcile import BOTTOM, aggregate, bottom_up, hierarchy_levels
+from salesml.forecasting.selection import Forecaster
 from salesml.core.split import TimeSplit, time_split
 from salesml.core.task import BacktestReport, Dataset, FitPredict, SplitSettings, Task, TaskColumns, TaskParams
 
@@ -101,10 +114,13 @@ class Break(BaseModel):
 
 
 class ForecastParams(TaskParams):
-    freq: Literal["M", "W"] = "M"
-    horizon: int | None = None  # steps; default 3 months or 13 weeks
+    calendar: Literal["dates", "steps"] = "dates"  # steps: the time column holds integer period numbers
+    freq: Literal["M", "W"] = "M"  # with dates
+    season: int | None = None  # season length in periods; default 12 (M) / 52 (W); required with steps
+    horizon: int | None = None  # steps; default 3 months or 13 weeks (with steps: required)
+    origin: Literal["common", "per_series"] = "common"  # forecast from the table's last period, or each series' own
     input: Literal["sales", "transactions"] = "sales"
-    fill: Literal["zero", "previous"] = "zero"
+    fill: Literal["zero", "previous", "missing"] = "zero"  # gaps inside a series' life (never after its end)
     min_history: int | None = None  # periods at the origin; default 2 x horizon
     n_lags: int | None = None  # default 6 (monthly) / 8 (weekly)
     windows: list[int] | None = None  # rolling means; default [3, 6] / [4, 13, 26]
@@ -117,12 +133,14 @@ class ForecastParams(TaskParams):
     backtest_step: int | None = None  # default: the horizon
     backtest_valid_periods: int | None = None  # default: max(2 x horizon, half a season)
     baselines: list[str] = ["seasonal_naive", "ets", "theta"]
+    model_choice: Literal["backtest", "model"] = "backtest"  # ship the backtest's best candidate, or always the model
+    selection_metric: Literal["wape", "mase", "smape"] = "wape"
     baseline_max_series: int = 500
     breaks: list[Break] = []
     break_threshold: float = 0.5
     min_train_rows: int = 200
 
-    @field_validator("horizon", "min_history", "n_lags", "backtest_step", "backtest_valid_periods")
+    @field_validator("horizon", "min_history", "n_lags", "backtest_step", "backtest_valid_periods", "season")
     @classmethod
     def _positive(cls, v: int | None) -> int | None:
         if v is not None and v < 1:
@@ -167,19 +185,40 @@ class Forecasting(Task):
 
     # ------------------------------------------------------------ settings
     @property
+    def steps(self) -> bool:
+        return self.params.calendar == "steps"
+
+    @property
     def season(self) -> int:
+        if self.params.season:
+            return self.params.season
+        if self.steps:
+            raise ValueError("params.calendar: steps needs params.season, the season length in periods "
+                             "(e.g. 12 for monthly steps, 52 weekly, 24 hourly, 1 for none).")
         return FREQUENCIES[self.params.freq][2]
 
     @property
     def horizon(self) -> int:
-        return self.params.horizon or (3 if self.params.freq == "M" else 13)
+        if self.params.horizon:
+            return self.params.horizon
+        if self.steps:
+            raise ValueError("params.calendar: steps needs params.horizon, the number of periods to forecast.")
+        return 3 if self.params.freq == "M" else 13
+
+    def _unit(self) -> str:
+        return "periods" if self.steps else ("months" if self.params.freq == "M" else "weeks")
+
+    def _time(self, values: Any) -> pd.Series:
+        """Origins / periods as the split orders them: dates, or step ``k`` as day ``k`` after 1970-01-01."""
+        values = pd.Series(np.asarray(values))
+        return pd.to_datetime(values, unit="D") if self.steps else parse_datetime(values)
 
     @property
     def target(self) -> str:
         return str(self.columns.label)
 
     def spec(self) -> RowSpec:
-        p, weekly = self.params, self.params.freq == "W"
+        p, weekly = self.params, self.params.freq == "W" and not self.steps
         return RowSpec(
             horizon=self.horizon,
             season=self.season,
@@ -191,6 +230,7 @@ class Forecasting(Task):
             past=tuple(self.columns.past),
             static=tuple(self.columns.static),
             weekly=weekly,
+            steps=self.steps,
         )
 
     # ------------------------------------------------------------ training
@@ -210,6 +250,9 @@ class Forecasting(Task):
 
     def summary(self, metrics: Mapping[str, float], scored: pd.DataFrame | None) -> dict[str, Any]:
         out: dict[str, Any] = {"holdout accuracy (1 - WAPE)": round(metrics["test.accuracy"], 3)}
+        chosen = getattr(self, "forecaster_", None)
+        if chosen is not None:
+            out["shipped forecaster (by backtest)"] = f"{chosen.name} ({chosen.metric} {chosen.scores[chosen.name]:.3f})"
         if "backtest.accuracy" in metrics:
             out["backtest accuracy"] = round(metrics["backtest.accuracy"], 3)
             for name in self.params.baselines:
@@ -224,7 +267,7 @@ class Forecasting(Task):
                         metrics[f"backtest.total.model.coverage_{suffix}"], 3)
         if scored is not None and len(scored):
             total = scored.groupby("period")["forecast"].sum()
-            out["next periods, total"] = {str(pd.Timestamp(k).date()): round(float(v)) for k, v in total.items()}
+            out["next periods, total"] = {str(k if self.steps else pd.Timestamp(k).date()): round(float(v)) for k, v in total.items()}
         return out
 
     def _rules(self) -> list[ColumnRule]:
@@ -236,7 +279,8 @@ class Forecasting(Task):
                 *[ColumnRule(k, "any", nullable=False, role="series key") for k in c.keys],
             ]
         return [
-            ColumnRule(c.time, "datetime", nullable=False, role="time column"),
+            ColumnRule(c.time, "number" if self.steps else "datetime", nullable=False,
+                       role="time column (integer period numbers)" if self.steps else "time column"),
             ColumnRule(self.target, "number", nullable=True, role="target column"),
             *[ColumnRule(k, "any", nullable=False, role="series key") for k in c.keys],
             *[ColumnRule(k, "number", nullable=True, role="known-in-advance covariate") for k in c.known],
@@ -247,6 +291,9 @@ class Forecasting(Task):
     def validate(self, tables: Mapping[str, pd.DataFrame]) -> None:
         if "sales" not in tables:
             raise ValueError(f"Forecasting needs a 'sales' table. Got tables: {sorted(tables)}.")
+        if self.steps and self.params.input == "transactions":
+            raise ValueError("params.input: transactions needs dated order lines: use params.calendar: dates.")
+        _ = self.season, self.horizon  # a step calendar without them fails here, with the fix
         checks = [self._name_clashes]
         if self.params.input == "sales":
             checks += [self._duplicates, self._has_history]
@@ -283,12 +330,18 @@ class Forecasting(Task):
         if c.time not in sales.columns or self.target not in sales.columns or not len(sales):
             return []
         observed = pd.to_numeric(sales[self.target], errors="coerce").notna()
-        periods = period_start(sales.loc[observed, c.time], self.params.freq).dropna().nunique()
+        if self.steps:
+            when = pd.to_numeric(sales.loc[observed, c.time], errors="coerce")
+        else:
+            when = period_start(sales.loc[observed, c.time], self.params.freq)
+        names = series_names(sales.loc[observed], [k for k in c.keys if k in sales.columns])
+        spans = pd.DataFrame({"s": names.to_numpy(), "t": when.to_numpy()}).dropna().groupby("s")["t"].nunique()
         need = self.spec().min_history + self.horizon + 2
-        if periods < need:
+        longest = int(spans.max()) if len(spans) else 0
+        if longest < need:  # per series: series shorter than this are refused one by one, with their reason
             return [Problem("sales", self.target, "too_short",
-                            f"the table covers {periods} {'months' if self.params.freq == 'M' else 'weeks'} with sales; "
-                            f"at least {need} are needed (history of {self.spec().min_history} + horizon of {self.horizon} + 2)",
+                            f"the longest series has {longest} {self._unit()} with sales; at least {need} are needed "
+                            f"(history of {self.spec().min_history} + horizon of {self.horizon} + 2)",
                             "provide a longer history, or lower params.min_history / params.horizon")]
         return []
 
@@ -304,6 +357,7 @@ class Forecasting(Task):
         return build_panel(
             sales, time=c.time, target=self.target, keys=c.keys, known=known, past=past, static=c.static,
             freq=p.freq, fill=p.fill, breaks=[b.model_dump() for b in p.breaks],
+            calendar=p.calendar, season=self.season if self.steps else None,
         )
 
     def _training_origins(self, panel: Panel) -> np.ndarray:
@@ -312,9 +366,17 @@ class Forecasting(Task):
         origins = np.arange(start, panel.origin)
         per_origin = panel.n_series * spec.horizon
         stride = max(1, math.ceil(len(origins) * per_origin / self.params.max_rows))
-        if stride > 1:
-            logger.info("%d series: training on every %d-th origin to stay under %d rows", panel.n_series, stride, self.params.max_rows)
-        return origins[::-1][::stride][::-1]
+        if stride == 1:
+            return origins
+        logger.info("%d series: training on every %d-th origin to stay under %d rows", panel.n_series, stride, self.params.max_rows)
+        kept = origins[::-1][::stride][::-1]
+        if self.params.backtest_windows:  # the backtest forecasts from its windows' origins: keep them
+            from salesml.forecasting.backtest import window_origins
+
+            windows = window_origins(panel, horizon=self.horizon, windows=self.params.backtest_windows + self.params.calibration_windows,
+                                     step=self._window_step)
+            kept = np.union1d(kept, [c for c in windows if c >= start])
+        return kept
 
     def build_dataset(self, tables: Mapping[str, pd.DataFrame]) -> Dataset:
         panel = self.make_panel(tables)
@@ -347,8 +409,8 @@ class Forecasting(Task):
     def split(self, dataset: Dataset, settings: SplitSettings) -> TimeSplit:
         """Time-ordered on the origin, purged so that no training target reaches into the validation slice
         and no validation target into the holdout."""
-        base = time_split(dataset.time, test_fraction=settings.test_fraction, valid_fraction=settings.valid_fraction)
-        period = parse_datetime(dataset.frame["period"]).to_numpy()
+        base = time_split(self._time(dataset.time), test_fraction=settings.test_fraction, valid_fraction=settings.valid_fraction)
+        period = self._time(dataset.frame["period"]).to_numpy()
         train = base.train & (period < np.datetime64(base.valid_start))
         valid = base.valid & (period < np.datetime64(base.test_start))
         for side, mask in (("training", train), ("validation", valid)):
@@ -367,7 +429,8 @@ class Forecasting(Task):
         ok = ~np.isnan(naive)
         if ok.any():
             out["seasonal_naive.wape"] = wape(actual[ok], naive[ok])
-            out["wape_ratio.seasonal_naive"] = wape(actual[ok], f[ok]) / out["seasonal_naive.wape"]
+            naive_wape = out["seasonal_naive.wape"]
+            out["wape_ratio.seasonal_naive"] = wape(actual[ok], f[ok]) / naive_wape if naive_wape > 0 else float("nan")
         frame = output.assign(actual=actual)
         keys = [k for k in self.columns.keys if k in frame.columns]
         if len(keys) == len(self.columns.keys) and "origin" in frame.columns:
@@ -437,11 +500,16 @@ class Forecasting(Task):
         if self.params.tuning_windows == 0:
             return []
         frame = dataset.frame
-        alias = FREQUENCIES[self.params.freq][1]
-        origin, period = pd.DatetimeIndex(frame["origin"]), pd.DatetimeIndex(frame["period"])
-        calendar = pd.date_range(origin.min(), period.max(), freq=alias)
+        if self.steps:
+            origin, period = pd.Index(frame["origin"]), pd.Index(frame["period"])
+            calendar = pd.Index(np.arange(origin.min(), period.max() + 1))
+            test_start: Any = (pd.Timestamp(split.test_start) - pd.Timestamp(0)).days  # the split read step k as day k
+        else:
+            origin, period = pd.DatetimeIndex(frame["origin"]), pd.DatetimeIndex(frame["period"])
+            calendar = pd.date_range(origin.min(), period.max(), freq=FREQUENCIES[self.params.freq][1])
+            test_start = split.test_start
         o_idx, p_idx = calendar.get_indexer(origin), calendar.get_indexer(period)
-        end = calendar.get_indexer([split.test_start])[0]  # the holdout's first origin
+        end = calendar.get_indexer([test_start])[0]  # the holdout's first origin
         H, step = self.horizon, self._window_step
         last = len(calendar) - 1 - H
         candidates = [c for c in range(last, -1, -step) if c + H <= end]
@@ -487,6 +555,9 @@ class Forecasting(Task):
     def load_state(self, state: Mapping[str, Any]) -> None:
         super().load_state(state)
         self.intervals_ = {k: ConformalIntervals.from_dict(v) for k, v in state.get("intervals", {}).items()}
+        self.forecaster_ = Forecaster.from_dict(state["forecaster"]) if "forecaster" in state else None
+        self.forecaster_intervals_ = {k: ConformalIntervals.from_dict(v) for k, v in
+                                      (self.forecaster_.intervals if self.forecaster_ else {}).items()}
 
     def interval_state(self, y_valid: np.ndarray, pred_valid: np.ndarray, frame_valid: pd.DataFrame) -> dict[str, Any]:
         """Conformal intervals from held-out errors (earlier backtest windows, or the validation slice): per series
@@ -508,9 +579,11 @@ class Forecasting(Task):
         self.intervals_ = intervals
         return {"intervals": {k: v.to_dict() for k, v in intervals.items()}}
 
-    def level_intervals(self, level_name: str, forecast: np.ndarray, level_sum: np.ndarray, h: np.ndarray, nonnegative: np.ndarray) -> dict[str, np.ndarray]:
-        """Interval columns for rows of one hierarchy level (their own conformal widths, scaled by the summed level)."""
-        fitted = getattr(self, "intervals_", {}).get(level_name)
+    def level_intervals(self, level_name: str, forecast: np.ndarray, level_sum: np.ndarray, h: np.ndarray, nonnegative: np.ndarray,
+                        intervals: Mapping[str, ConformalIntervals] | None = None) -> dict[str, np.ndarray]:
+        """Interval columns for rows of one hierarchy level (their own conformal widths, scaled by the summed level;
+        ``intervals`` defaults to the model's)."""
+        fitted = (getattr(self, "intervals_", {}) if intervals is None else intervals).get(level_name)
         out = {}
         for lv in self.params.intervals:
             lo_col, hi_col = interval_columns(lv)
@@ -535,10 +608,53 @@ class Forecasting(Task):
         out["same_period_last_year"] = frame[last_year].to_numpy(dtype=float) * level if last_year in frame.columns else np.nan
         return pd.DataFrame(out, index=frame.index)
 
+    def shipped_intervals(self) -> Mapping[str, ConformalIntervals] | None:
+        """The shipped forecaster's interval tables (``None``: the model's)."""
+        chosen = getattr(self, "forecaster_", None)
+        return None if chosen is None or chosen.members == ["model"] else self.forecaster_intervals_
+
+    def apply_forecaster(self, chosen: Forecaster, panel: Panel, frame: pd.DataFrame, bottom: pd.DataFrame) -> pd.DataFrame:
+        """Replace the model's forecasts of ``bottom`` by the chosen forecaster's: its statistical members are
+        fitted on each series' whole history up to the row's origin, then averaged with the model's when it is a member."""
+        from salesml.forecasting.baselines import baseline_forecasts
+        from salesml.forecasting.selection import combine
+
+        H = int(frame["h"].max())
+        s_idx = pd.Index(panel.series["series"]).get_indexer(frame[self.columns.id])
+        o_idx = panel.periods.get_indexer(pd.Index(frame["origin"]))
+        h = frame["h"].to_numpy()
+        values: dict[str, np.ndarray] = {"model": bottom["forecast"].to_numpy(dtype=float)}
+        for name in chosen.statistical:
+            values[name] = np.full(len(frame), np.nan)
+        for o in np.unique(o_idx):
+            at = o_idx == o
+            series = np.unique(s_idx[at])
+            fc = baseline_forecasts(panel.truncate(int(o)), int(o), H, series, chosen.statistical)
+            pos = np.searchsorted(series, s_idx[at])
+            for name in chosen.statistical:
+                values[name][at] = fc[name][pos, h[at] - 1]
+        forecast = combine(values, chosen.members)
+        nonneg = np.nan_to_num(frame["negative_share"].to_numpy(dtype=float), nan=0.0) == 0
+        forecast = np.where(nonneg, np.maximum(forecast, 0.0), forecast)
+        out = bottom.copy()
+        out["forecast"] = forecast
+        level = frame["recent_level"].to_numpy(dtype=float)
+        for col, arr in self.level_intervals(BOTTOM, forecast, level, h, nonneg, self.forecaster_intervals_).items():
+            out[col] = arr
+        return out
+
     def forecast_rows(self, panel: Panel, horizon: int | None = None) -> tuple[pd.DataFrame, np.ndarray | None, pd.DataFrame]:
-        """Rows to forecast the next ``horizon`` periods from the panel's origin."""
+        """Rows to forecast the next ``horizon`` periods from the panel's origin, or (``params.origin:
+        per_series``) from each series' own last observation."""
         H = horizon or self.horizon
-        frame, _, refused = build_rows(panel.extend(H), self.spec(), [panel.origin], with_target=False, steps=range(1, H + 1))
+        wide = panel.extend(H)
+        if self.params.origin == "per_series":
+            parts = [build_rows(wide, self.spec(), [int(end)], with_target=False, steps=range(1, H + 1), only=panel.last == end)
+                     for end in np.unique(panel.last[panel.last >= 0])]
+            frame = pd.concat([f for f, _, _ in parts], ignore_index=True)
+            refused = pd.concat([r for _, _, r in parts], ignore_index=True)
+        else:
+            frame, _, refused = build_rows(wide, self.spec(), [panel.origin], with_target=False, steps=range(1, H + 1))
         if self.columns.id != "series":
             frame = frame.rename(columns={"series": self.columns.id})
         return frame, None, refused
@@ -608,29 +724,36 @@ def forecast(
     task.validate(tables)
     panel = task.make_panel(tables).extend(H)
     if task.params.input == "sales":
-        missing = panel.missing_plan(H)
+        missing = panel.missing_plan(H, per_series=task.params.origin == "per_series")
         if len(missing):
             periods = panel.future_periods(H)
             problems = [
                 Problem("sales", col, "missing_plan",
                         f"the known-in-advance covariate has no value for some of the {H} periods after the last sales "
-                        f"({periods[0].date()} to {periods[-1].date()})",
-                        f"add rows dated {periods[0].date()} to {periods[-1].date()} with the planned {col} and an empty {task.target}",
+                        f"({_show(periods[0])} to {_show(periods[-1])})",
+                        f"add rows dated {_show(periods[0])} to {_show(periods[-1])} with the planned {col} and an empty {task.target}",
                         tuple(g["series"].head(5)), len(g))
                 for col, g in missing.groupby("column", sort=True)
             ]
             raise DataValidationError(problems)
     frame, _, refused = task.forecast_rows(panel, H)
     c = task.columns
-    periods = panel.future_periods(H)
+    chosen = getattr(task, "forecaster_", None)
     if len(frame):
-        scored = scorer.score(frame, reasons=reasons)
+        scored = scorer.score(frame, reasons=reasons if chosen is None or chosen.uses_model else "none")
         bottom = scored.drop(columns=[c.id]).assign(series=frame[c.id].to_numpy())
+        if chosen is not None and chosen.members != ["model"]:
+            bottom = task.apply_forecaster(chosen, panel, frame, bottom)
     else:
         bottom = pd.DataFrame(columns=["series", *c.keys, "origin", "period", "h", "forecast", "recent_level", "negative_share"])
-    bottom["status"] = "ok"
+    zero = np.nan_to_num(frame["zero_share"].to_numpy(dtype=float)) if len(frame) else np.array([])
+    bottom["status"] = np.where(zero >= 0.5, [f"ok; intermittent: {z:.0%} of the last season without sales" for z in zero], "ok")
     bottom["nonnegative"] = (np.nan_to_num(frame["negative_share"].to_numpy(dtype=float)) == 0).astype(float) if len(frame) else []
     level_cols = [col for lv in task.params.intervals for col in interval_columns(lv)]
+    short = refused["reason"].str.startswith("only ") if len(refused) else pd.Series([], dtype=bool)
+    if short.any():  # too short for the model: the seasonal naive forecast (the last value within the first season)
+        bottom = pd.concat([bottom, _short_series_forecasts(panel, refused[short], H, c.keys)], ignore_index=True)
+        refused = refused[~short]
     stacked = bottom_up(
         bottom.assign(children=1.0), keys=c.keys, values=["forecast", "recent_level", "nonnegative", "children"],
         at=["origin", "period", "h"], levels=task.params.levels,
@@ -640,7 +763,7 @@ def forecast(
         rows = (upper["level"] == name).to_numpy()
         sub = upper[rows]
         cols = task.level_intervals(name, sub["forecast"].to_numpy(), sub["recent_level"].to_numpy(), sub["h"].to_numpy(),
-                                    (sub["nonnegative"] >= sub["children"]).to_numpy())
+                                    (sub["nonnegative"] >= sub["children"]).to_numpy(), task.shipped_intervals())
         for col, arr in cols.items():
             upper.loc[rows, col] = arr
     upper["status"] = "ok" if not len(refused) else f"ok; excludes {refused['series'].nunique()} series not forecast"
@@ -651,9 +774,9 @@ def forecast(
         info = panel.series.set_index("series")
         rows = []
         for r in refused.itertuples():
-            for h, period in enumerate(periods, start=1):
+            for h, period in enumerate(panel.future_periods(H, panel.periods.get_loc(r.origin)), start=1):
                 rows.append({"level": BOTTOM, "series": r.series, **{k: info.at[r.series, k] for k in c.keys},
-                             "origin": panel.origin_date, "period": period, "h": h, "forecast": np.nan,
+                             "origin": r.origin, "period": period, "h": h, "forecast": np.nan,
                              "status": f"not forecast: {r.reason}"})
         parts.append(pd.DataFrame(rows))
     out = pd.concat([p for p in parts if len(p)], ignore_index=True)
@@ -661,3 +784,29 @@ def forecast(
     rest = [col for col in out.columns if col not in first and col not in ("recent_level",)]
     out = out[[*first, *[col for col in rest if col != "same_period_last_year"]]]
     return out.rename(columns={"series": c.id}) if c.id != "series" else out
+
+
+def _show(label: Any) -> str:
+    """A period label for messages: the date of a period start, or a step number."""
+    return str(label.date()) if isinstance(label, pd.Timestamp) else str(label)
+
+
+def _short_series_forecasts(panel: Panel, short: pd.DataFrame, H: int, keys: list[str]) -> pd.DataFrame:
+    """Seasonal naive forecasts for series with too little history for the model, with the reason in the status."""
+    from salesml.forecasting.baselines import seasonal_naive
+
+    s_idx = pd.Index(panel.series["series"]).get_indexer(short["series"])
+    o_idx = panel.periods.get_indexer(pd.Index(short["origin"]))
+    info = panel.series.set_index("series")
+    rows = []
+    for s, o, reason in zip(s_idx, o_idx, short["reason"]):
+        fc = seasonal_naive(panel, int(o), H, np.array([s]))[0]
+        recent = panel.values[s, max(0, o - panel.season + 1): o + 1]
+        level = float(np.nanmean(np.abs(recent))) if np.isfinite(recent).any() else 1.0
+        nonneg = float(not (recent < 0).any())
+        name = panel.series["series"].iat[s]
+        for h, period in enumerate(panel.future_periods(H, int(o)), start=1):
+            rows.append({"series": name, **{k: info.at[name, k] for k in keys}, "origin": panel.periods[o], "period": period,
+                         "h": h, "forecast": max(fc[h - 1], 0.0) if nonneg else fc[h - 1], "recent_level": level or 1.0,
+                         "nonnegative": nonneg, "status": f"ok; seasonal naive: {reason} for the model"})
+    return pd.DataFrame(rows)
