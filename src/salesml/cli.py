@@ -343,6 +343,105 @@ def forecast_cmd(
     lo, hi = (result.columns[result.columns.str.startswith(p)][0] for p in ("lower_", "upper_"))
     for _, row in result[result["level"] == "total"].iterrows():
         console.print(f"  total {str(row['period'])[:10]}: {row['forecast']:,.0f} ({lo[6:]}% interval {row[lo]:,.0f} to {row[hi]:,.0f})")
+
+
+# ------------------------------------------------------------------ opportunities: alerts and the call list
+
+def _crm_world(data: Path | None, size: Size, seed: int):
+    """A saved CRM folder (``salesml generate`` writes one) or the built-in world."""
+    from salesml.datasets import SIZES, load_crm, make_crm
+
+    if data is None:
+        return make_crm(SIZES[size.value], random_state=seed)
+    crm = load_crm(data)
+    if not len(crm.opportunities.columns):
+        _fail(f"{data} has no opportunities table: write one (salesml generate does) or drop --data for the built-in data.")
+    return crm
+
+
+@app.command()
+def alerts(
+    as_of: str = typer.Option(..., "--as-of", help="Evaluate the rules as of this date, e.g. 2025-06-01."),
+    rules: Path = typer.Option(Path("experiments/alerts.yaml"), "--rules", help="Alert rules YAML."),
+    data: Path = typer.Option(None, "--data", help="CRM folder with the opportunity tables (default: built-in data)."),
+    size: Size = typer.Option(Size.small, "--size", help="Built-in data size (without --data)."),
+    seed: int = typer.Option(0, "--seed", help="Built-in data seed (without --data)."),
+    model: str = typer.Option(None, "--model", help="An opportunity-win model: value at stake from its P(win), else the stage rule."),
+    output: Path = typer.Option(None, "--output", help="Write every alert here (.csv or .parquet)."),
+    top: int = typer.Option(15, "--top", help="Alerts to print."),
+) -> None:
+    """Overdue follow-ups of open opportunities as of a date, most value at stake first."""
+    from rich.table import Table
+
+    from salesml.core.sources import write_table_atomic
+    from salesml.opportunities.alerts import evaluate_alerts, load_rules
+
+    crm = _crm_world(data, size, seed)
+    tables = crm.opportunity_tables()
+    probabilities = None
+    if model is not None:
+        scorer = _load_scorer(model)
+        frame = scorer.task.snapshot({**tables, "transactions": crm.transactions}, as_of=as_of)
+        scored = scorer.score(frame, reasons="none")
+        probabilities = scored["probability"].set_axis(frame.loc[scored.index, "opportunity_id"].to_numpy())
+    found = evaluate_alerts(tables, load_rules(rules), as_of, probabilities=probabilities)
+    if output is not None:
+        write_table_atomic(found, output)
+    out = Table(title=f"Overdue follow-ups as of {as_of}")
+    for col in ("opportunity", "owner", "stage", "rule", "overdue", "at stake"):
+        out.add_column(col, justify="right" if col in ("overdue", "at stake") else "left", no_wrap=True)
+    for _, row in found.head(top).iterrows():
+        out.add_row(str(row["opportunity_id"]), str(row["owner"]), str(row["stage"]), str(row["rule"]),
+                    f"{row['overdue_hours'] / 24:.1f} d", f"{row['value_at_stake']:,.0f}")
+    console.print(out)
+    console.print(f"{len(found):,} alerts on {found['opportunity_id'].nunique():,} opportunities, "
+                  f"{found.drop_duplicates('opportunity_id')['value_at_stake'].sum():,.0f} at stake"
+                  + (f" -> {output}" if output is not None else ""))
+
+
+@app.command()
+def calllist(
+    as_of: str = typer.Option(..., "--as-of", help="The day of the list, e.g. 2025-06-01."),
+    capacity: int = typer.Option(10, "--capacity", help="Calls per owner (and for the unassigned queue)."),
+    data: Path = typer.Option(None, "--data", help="CRM folder (default: built-in data)."),
+    size: Size = typer.Option(Size.small, "--size", help="Built-in data size (without --data)."),
+    seed: int = typer.Option(0, "--seed", help="Built-in data seed (without --data)."),
+    lead_model: str = typer.Option("models:/salesml-lead-scoring@champion", "--lead-model"),
+    opportunity_model: str = typer.Option("models:/salesml-opportunity-win@champion", "--opportunity-model"),
+    clv_model: str = typer.Option("models:/salesml-clv@champion", "--clv-model"),
+    churn_model: str = typer.Option("models:/salesml-churn@champion", "--churn-model"),
+    rules: Path = typer.Option(Path("experiments/alerts.yaml"), "--rules", help="Alert rules (urgency of overdue deals)."),
+    output: Path = typer.Option(None, "--output", help="Write the whole list here (.csv or .parquet)."),
+) -> None:
+    """Whom to call today: leads, open opportunities and at-risk customers ranked on one expected-value scale."""
+    from rich.table import Table
+
+    from salesml.core.sources import write_table_atomic
+    from salesml.opportunities.alerts import load_rules
+    from salesml.opportunities.calllist import build_call_list, gather_inputs
+
+    crm = _crm_world(data, size, seed)
+    tables = {**crm.tables(), **crm.opportunity_tables()}
+    with console.status("Scoring leads, opportunities and customers..."):
+        inputs = gather_inputs(
+            tables, as_of, lead_scorer=_load_scorer(lead_model), opportunity_scorer=_load_scorer(opportunity_model),
+            clv_scorer=_load_scorer(clv_model), churn_scorer=_load_scorer(churn_model), rules=load_rules(rules),
+        )
+    lines = build_call_list(leads=inputs["leads"], opportunities=inputs["opportunities"], customers=inputs["customers"],
+                            capacity=capacity, lead_value=inputs["lead_value"])
+    if output is not None:
+        write_table_atomic(lines, output)
+    out = Table(title=f"Call list for {as_of} (top {capacity} per owner)")
+    for col in ("owner", "#", "kind", "id", "value", "action", "reason"):
+        out.add_column(col, justify="right" if col in ("#", "value") else "left", no_wrap=col != "reason")
+    for _, row in lines[lines["rank"] <= 3].iterrows():
+        out.add_row(str(row["owner"]), str(row["rank"]), str(row["kind"]), str(row["id"]), f"{row['value']:,.0f}",
+                    str(row["action"]), str(row["reason"]))
+    console.print(out)
+    console.print(f"{len(lines):,} calls for {lines['owner'].nunique():,} owners, {lines['value'].sum():,.0f} expected value"
+                  + (f" -> {output}" if output is not None else ""))
+
+
 @app.command("clean")
 def clean_cmd(
     input: Path = typer.Option(..., "--input", help="Customer / contact export (CSV or Parquet)."),

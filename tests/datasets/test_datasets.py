@@ -116,7 +116,7 @@ def test_tables_and_truth_keys(crm: CRMData) -> None:
     tables = crm.tables()
     assert list(tables) == ["leads", "customers", "transactions", "activities"]
     assert tables["leads"] is crm.leads
-    assert set(crm.truth) == {"leads", "customers", "promotions"}
+    assert set(crm.truth) == {"leads", "customers", "promotions", "opportunities"}
     assert "rows" in repr(crm) and len(repr(crm)) < 300
 
 
@@ -471,11 +471,14 @@ def test_activity_declines_before_churn(crm: CRMData) -> None:
 def test_write_load_round_trip(small: CRMData, tmp_path: Path, fmt: str) -> None:
     out = tmp_path / "crm"
     paths = write_crm(small, out, fmt=fmt)  # creates the folder
-    names = ["leads", "customers", "transactions", "activities", "truth_leads", "truth_customers", "truth_promotions"]
+    names = [
+        "leads", "customers", "transactions", "activities", "opportunities", "opportunity_stages", "opportunity_activities",
+        "truth_leads", "truth_customers", "truth_promotions", "truth_opportunities",
+    ]
     assert [p.name for p in paths] == [f"{n}.{fmt}" for n in names]
     assert sorted(p.name for p in out.iterdir()) == sorted(f"{n}.{fmt}" for n in names)  # no temp files left
     loaded = load_crm(out)
-    for name, df in small.tables().items():
+    for name, df in {**small.tables(), **small.opportunity_tables()}.items():
         pd.testing.assert_frame_equal(getattr(loaded, name), df, obj=name, check_exact=True)
     assert set(loaded.truth) == set(small.truth)
     for name, df in small.truth.items():

@@ -14,12 +14,24 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ._common import _CSV_READ_OPTIONS, _STR_DTYPE, _check_count, _check_window, _rng, _str_col
+from ._common import (
+    _CSV_READ_OPTIONS,
+    _STR_DTYPE,
+    _check_count,
+    _check_window,
+    _rng,
+    _str_col,
+)
 from .customers import _simulate_customers, _simulate_events
 from .leads import _simulate_leads
-from .vocab import TABLES, TRUTH_TABLES
+from .opportunities import _simulate_opportunities
+from .vocab import OPPORTUNITY_TABLES, TABLES, TRUTH_TABLES
 
 logger = logging.getLogger(__name__)
+
+#: Second word of the opportunity generator's seed ``[random_state, _OPPORTUNITY_STREAM]``: a stream apart
+#: from the main one, so adding opportunities left the other tables byte-identical.
+_OPPORTUNITY_STREAM = 17
 
 SCHEMA: dict[str, dict[str, str]] = {
     "leads": {
@@ -74,6 +86,21 @@ SCHEMA: dict[str, dict[str, str]] = {
         "churned_at": "datetime",
     },
     "truth_promotions": {"month": "datetime", "region": "str", "discount": "float"},
+    "opportunities": {
+        "opportunity_id": "str",
+        "account_id": "str",
+        "owner": "str",
+        "amount": "float",
+        "product": "str",
+        "region": "str",
+        "created_at": "datetime",
+        "expected_close": "datetime",
+        "status": "str",
+        "closed_at": "datetime",
+    },
+    "opportunity_stages": {"opportunity_id": "str", "stage": "str", "at": "datetime"},
+    "opportunity_activities": {"opportunity_id": "str", "at": "datetime", "kind": "str", "value": "float"},
+    "truth_opportunities": {"opportunity_id": "str", "quality": "float", "p_win": "float"},
 }
 
 #: Columns that identify a person or a record (never put them in model features or artifacts).
@@ -82,6 +109,9 @@ PERSONAL_COLUMNS: dict[str, tuple[str, ...]] = {
     "customers": ("customer_id", "lead_id", "email", "phone"),
     "transactions": ("order_id", "customer_id"),
     "activities": ("customer_id",),
+    "opportunities": ("opportunity_id", "account_id", "owner"),
+    "opportunity_stages": ("opportunity_id",),
+    "opportunity_activities": ("opportunity_id",),
 }
 
 # --------------------------------------------------------------------------- #
@@ -93,8 +123,10 @@ class CRMData:
 
     ``truth`` holds ``"leads"`` (``lead_id``, ``p_convert``), ``"customers"``
     (``customer_id``, ``purchase_rate``, ``mean_spend``, ``churn_hazard``,
-    ``churned_at``) and ``"promotions"`` (``month``, ``region``, ``discount``)
-    when generated; it is for tests and benchmarks only.
+    ``churned_at``), ``"promotions"`` (``month``, ``region``, ``discount``) and
+    ``"opportunities"`` (``opportunity_id``, ``quality``, ``p_win``) when generated; it is for
+    tests and benchmarks only. The opportunity tables (:mod:`salesml.datasets.opportunities`)
+    are apart from :meth:`tables` (see :meth:`opportunity_tables`).
     """
 
     leads: pd.DataFrame = field(repr=False)
@@ -102,10 +134,17 @@ class CRMData:
     transactions: pd.DataFrame = field(repr=False)
     activities: pd.DataFrame = field(repr=False)
     truth: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    opportunities: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    opportunity_stages: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    opportunity_activities: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The four observable tables by name (no truth)."""
         return {name: getattr(self, name) for name in TABLES}
+
+    def opportunity_tables(self) -> dict[str, pd.DataFrame]:
+        """The opportunity tables by name: ``opportunities``, ``opportunity_stages``, ``opportunity_activities``."""
+        return {name: getattr(self, name) for name in OPPORTUNITY_TABLES}
 
     def __repr__(self) -> str:
         parts = [f"{name}={len(df):,} rows" for name, df in self.tables().items()]
@@ -137,6 +176,7 @@ def make_crm(
     n_customers: int | None = None,
     start: str | pd.Timestamp = "2023-01-01",
     end: str | pd.Timestamp = "2025-12-31",
+    n_opportunities: int | None = None,
     random_state: int | None = 0,
 ) -> CRMData:
     """Generate a whole synthetic CRM (see the module docstring for the models).
@@ -148,6 +188,8 @@ def make_crm(
         before ``start``); default ``max(2000, n_leads // 4)``. Converted leads
         are added on top.
     start, end : the observed window; ``end`` is inclusive.
+    n_opportunities : number of opportunities created in the window (on existing customers); default
+        ``max(300, n_leads // 8)``. They draw from a child seed, so the other tables do not depend on it.
     random_state : seed for ``np.random.default_rng``; ``None`` is not reproducible.
     """
     n = _check_count(n_leads, "n_leads", minimum=1)
@@ -162,6 +204,11 @@ def make_crm(
     transactions, activities, promotions, satisfaction = _simulate_events(state, start_ns, end_ns, rng)
     customers["satisfaction"] = satisfaction
     t3 = time.perf_counter()
+    n_opp = max(300, n // 8) if n_opportunities is None else _check_count(n_opportunities, "n_opportunities", minimum=0)
+    opp_rng = np.random.default_rng() if random_state is None else np.random.default_rng([int(random_state), _OPPORTUNITY_STREAM])
+    opportunities, stages, opp_activities, truth_opp = _simulate_opportunities(
+        n_opp, customers, transactions, start_ns, end_ns, opp_rng
+    )
     logger.debug(
         "make_crm: leads %.2fs, customers %.2fs, events %.2fs (%d leads, %d customers, %d orders, %d activities)",
         t1 - t0,
@@ -177,7 +224,10 @@ def make_crm(
         customers=customers,
         transactions=transactions,
         activities=activities,
-        truth={"leads": truth_leads, "customers": truth_customers, "promotions": promotions},
+        truth={"leads": truth_leads, "customers": truth_customers, "promotions": promotions, "opportunities": truth_opp},
+        opportunities=opportunities,
+        opportunity_stages=stages,
+        opportunity_activities=opp_activities,
     )
 
 
@@ -196,6 +246,7 @@ def write_crm(data: CRMData, out_dir: str | Path, *, fmt: Literal["csv", "parque
         raise ValueError(f"out_dir must be a directory. Got {str(out)!r}, which is a file.")
     out.mkdir(parents=True, exist_ok=True)
     frames: dict[str, pd.DataFrame] = dict(data.tables())
+    frames.update({name: df for name, df in data.opportunity_tables().items() if len(df.columns)})
     frames.update({f"truth_{name}": df for name, df in data.truth.items()})
     paths = []
     for name, df in frames.items():
@@ -226,6 +277,13 @@ def load_crm(path: str | Path, *, fmt: Literal["csv", "parquet"] | None = None) 
     if missing:
         raise FileNotFoundError(f"Missing table file(s) in {str(folder)!r}: {', '.join(f'{m}.{fmt}' for m in missing)}.")
     tables = {name: _read_table(folder / f"{name}.{fmt}", name, fmt) for name in TABLES}
+    tables.update(
+        {
+            name: _read_table(folder / f"{name}.{fmt}", name, fmt)
+            for name in OPPORTUNITY_TABLES
+            if (folder / f"{name}.{fmt}").exists()
+        }
+    )
     truth = {
         name: _read_table(folder / f"truth_{name}.{fmt}", f"truth_{name}", fmt)
         for name in TRUTH_TABLES

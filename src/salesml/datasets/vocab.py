@@ -8,7 +8,9 @@ import numpy as np
 SIZES: dict[str, int] = {"small": 20_000, "medium": 100_000, "large": 1_000_000}
 
 TABLES: tuple[str, ...] = ("leads", "customers", "transactions", "activities")
-TRUTH_TABLES: tuple[str, ...] = ("leads", "customers", "promotions")
+TRUTH_TABLES: tuple[str, ...] = ("leads", "customers", "promotions", "opportunities")
+#: Opportunity tables (optional in a saved world: older folders have none).
+OPPORTUNITY_TABLES: tuple[str, ...] = ("opportunities", "opportunity_stages", "opportunity_activities")
 
 # --------------------------------------------------------------------------- #
 # Vocabularies and true effects (log-odds unless said otherwise)

@@ -7,6 +7,7 @@ from salesml.tasks.forecasting import Forecasting
 from salesml.tasks.lead_scoring import LeadScoring
 from salesml.tasks.clv import CLV
 from salesml.tasks.churn import Churn
+from salesml.tasks.opportunity import OpportunityWin
 
 __all__ = ["TASKS", "get_task", "Task", "Dataset", "TaskColumns", "TaskParams"]
 
@@ -15,6 +16,7 @@ TASKS: dict[str, type[Task]] = {
     CLV.name: CLV,
     Churn.name: Churn,
     Forecasting.name: Forecasting,
+    OpportunityWin.name: OpportunityWin,
 }
 
 
