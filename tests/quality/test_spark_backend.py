@@ -19,7 +19,14 @@ if shutil.which("java") is None:
 def test_spark_and_duckdb_give_the_same_clusters():
     records = make_contacts(60, random_state=4).records
     duck = find_duplicates(records)
-    spark = find_duplicates(records, {"backend": "spark"})
+    try:
+        spark = find_duplicates(records, {"backend": "spark"})
+    finally:  # leave no session behind: later Spark tests build theirs with their own settings
+        from pyspark.sql import SparkSession
+
+        active = SparkSession.getActiveSession()
+        if active is not None:
+            active.stop()
     a, b = duck.clusters, spark.clusters
     assert a["id"].tolist() == b["id"].tolist()
     assert cluster_pairs(a["id"], a["cluster_id"]) == cluster_pairs(b["id"], b["cluster_id"])

@@ -234,6 +234,12 @@ def _db_api(backend: str) -> Any:
     from splink import SparkAPI
     from splink.backends.spark import similarity_jar_location
 
+    import os
+    import sys
+
+    # the workers must run this Python (with pandas), and a session made here may be reused by scoring later
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     spark = (SparkSession.builder.master("local[2]").appName("salesml-dedupe")
              .config("spark.jars", similarity_jar_location()).config("spark.sql.shuffle.partitions", "4")
              .config("spark.ui.enabled", "false").getOrCreate())
