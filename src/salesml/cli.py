@@ -303,6 +303,13 @@ def demo(
     if report.segments is not None:
         console.print()
         _print_segments(report.segments.table, report.segments.metrics)
+    if report.quality is not None:
+        q = report.quality
+        console.print(f"\n[bold]data quality[/bold] ({q['rows']:,} contact records)")
+        console.print(f"  {'duplicate rate':<22} {q['duplicates']['duplicate_rate']:.1%}")
+        for k in q["kpis"]:
+            if k["value"] is not None:
+                console.print(f"  {k['name']:<22} {k['value']:.3f}")
     console.print(f"\nDemo finished in {time.perf_counter() - start:.0f}s. Tracking store: {report.tracking_uri}")
     console.print(f"See runs, plots and registered models with:\n  mlflow ui --backend-store-uri {report.tracking_uri}")
 

@@ -41,6 +41,7 @@ class DemoReport:
     scored: dict[str, Path] = field(default_factory=dict)
     summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
     segments: Any = None  # salesml.customers.segments.Segmentation when CLV and churn were both trained
+    quality: dict[str, Any] | None = None  # the data-quality report's summary (None without salesml[quality])
 
 
 def run_demo(
@@ -92,4 +93,22 @@ def run_demo(
         report.segments = segment(scored_frames["clv"], scored_frames["churn"])
         log_segments(report.segments, MLflowTracker("salesml-segments"))
         write_table_atomic(report.segments.customers, workdir / "outputs" / "segments.csv")
+    report.quality = _data_quality(workdir, random_state, step)
     return report
+
+
+def _data_quality(workdir: Path, random_state: int, step: Callable[[str], None]) -> dict[str, Any] | None:
+    """Clean a built-in contact table (duplicates, invalid contacts, KPIs), publish it and log its report."""
+    try:
+        from salesml.datasets.contacts import make_contacts
+        from salesml.quality.clean import clean
+        from salesml.quality.kpis import log_quality_report
+    except ImportError as err:
+        step(f"Data quality: skipped ({err.name} is not installed: pip install 'salesml[quality]')")
+        return None
+    contacts = make_contacts(1_000, random_state=random_state).records
+    step(f"Data quality: duplicates, invalid contacts and KPIs on {len(contacts):,} built-in contact records")
+    result = clean(contacts)
+    result.write(workdir / "outputs" / "quality")
+    log_quality_report(result.report, MLflowTracker("salesml-data-quality"))
+    return result.report.summary
