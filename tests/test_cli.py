@@ -66,6 +66,10 @@ def test_demo_registers_every_task_and_writes_scores(mlflow_store, tmp_path, mon
     # CLV x churn: today's customers in the four value x risk segments, with revenue at risk
     assert report.segments.table["segment"].tolist() == list(__import__("salesml").segments.SEGMENTS)
     assert report.segments.metrics["revenue_at_risk"] > 0 and (tmp_path / "outputs" / "segments.csv").exists()
+    # opportunities: overdue follow-ups and the call list from the four champions
+    calls = pd.read_csv(tmp_path / "outputs" / "call_list.csv")
+    assert len(calls) == len(report.call_list) > 0 and set(calls["kind"]) <= {"lead", "opportunity", "customer"}
+    assert report.alerts is not None and (tmp_path / "outputs" / "alerts.csv").exists()
     # data quality: the cleaned contacts published, the report logged to MLflow (aggregates only)
     assert report.quality["rows"] == len(pd.read_parquet(tmp_path / "outputs" / "quality" / "cleaned.parquet"))
     assert 0 < report.quality["duplicates"]["duplicate_rate"] < 1

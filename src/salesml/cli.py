@@ -303,6 +303,10 @@ def demo(
     if report.segments is not None:
         console.print()
         _print_segments(report.segments.table, report.segments.metrics)
+    if report.call_list is not None:
+        n_alerts = 0 if report.alerts is None else len(report.alerts)
+        console.print(f"\n[bold]opportunities[/bold]: {n_alerts:,} overdue follow-ups; call list of {len(report.call_list):,} "
+                      f"calls, {report.call_list['value'].sum():,.0f} expected value -> outputs/call_list.csv")
     if report.quality is not None:
         q = report.quality
         console.print(f"\n[bold]data quality[/bold] ({q['rows']:,} contact records)")

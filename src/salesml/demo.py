@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from salesml.datasets import SIZES, make_crm, write_crm
 from salesml.core.flow import TrainResult, train
 from salesml.scoring.scorer import load_model
@@ -42,6 +44,8 @@ class DemoReport:
     summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
     segments: Any = None  # salesml.customers.segments.Segmentation when CLV and churn were both trained
     quality: dict[str, Any] | None = None  # the data-quality report's summary (None without salesml[quality])
+    alerts: Any = None  # overdue follow-ups of open opportunities on the demo's last day
+    call_list: Any = None  # whom each owner calls that day (salesml.opportunities.calllist)
 
 
 def run_demo(
@@ -93,8 +97,39 @@ def run_demo(
         report.segments = segment(scored_frames["clv"], scored_frames["churn"])
         log_segments(report.segments, MLflowTracker("salesml-segments"))
         write_table_atomic(report.segments.customers, workdir / "outputs" / "segments.csv")
+    if all(name in report.results and report.results[name].version for name in CALL_LIST_TASKS):
+        _alerts_and_call_list(report, crm, workdir, step)
     report.quality = _data_quality(workdir, random_state, step)
     return report
+
+
+#: The champions the call list ranks together.
+CALL_LIST_TASKS = ("lead-scoring", "opportunity-win", "clv", "churn")
+#: The mission's follow-up rules: ``experiments/alerts.yaml`` in the working directory, else in the source checkout.
+ALERT_RULES = (Path("experiments") / "alerts.yaml", Path(__file__).resolve().parents[2] / "experiments" / "alerts.yaml")
+
+
+def _alerts_and_call_list(report: DemoReport, crm: Any, workdir: Path, step: Callable[[str], None]) -> None:
+    """Overdue follow-ups and today's call list on the demo data's last day, from the registered champions."""
+    from salesml.opportunities.alerts import load_rules
+    from salesml.opportunities.calllist import build_call_list, gather_inputs
+
+    as_of = pd.Timestamp(crm.opportunities["created_at"].max()).normalize()
+    found = next((p for p in ALERT_RULES if p.is_file()), None)
+    rules = load_rules(found) if found is not None else []
+    step(f"Opportunities: alerts ({len(rules)} rules from {found or 'nowhere: no experiments/alerts.yaml'}) "
+         f"and the call list as of {as_of.date()}")
+    scorers = {name: load_model(f"models:/{report.results[name].task.registered_name}@champion") for name in CALL_LIST_TASKS}
+    inputs = gather_inputs(
+        {**crm.tables(), **crm.opportunity_tables()}, as_of, lead_scorer=scorers["lead-scoring"],
+        opportunity_scorer=scorers["opportunity-win"], clv_scorer=scorers["clv"], churn_scorer=scorers["churn"], rules=rules,
+    )
+    report.call_list = build_call_list(leads=inputs["leads"], opportunities=inputs["opportunities"],
+                                       customers=inputs["customers"], capacity=10, lead_value=inputs["lead_value"])
+    write_table_atomic(report.call_list, workdir / "outputs" / "call_list.csv")
+    if inputs["alerts"] is not None:
+        report.alerts = inputs["alerts"]
+        write_table_atomic(report.alerts, workdir / "outputs" / "alerts.csv")
 
 
 def _data_quality(workdir: Path, random_state: int, step: Callable[[str], None]) -> dict[str, Any] | None:
