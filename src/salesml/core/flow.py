@@ -112,7 +112,6 @@ class RunContext:
     params: dict[str, Any] = field(default_factory=dict)
     study: Any = None
     booster: Any = None
-    valid_raw: np.ndarray | None = None
     #: out-of-fold raw scores (NaN for rows no fold scored) and the refit's rounds, when the booster is refitted
     oof_raw: np.ndarray | None = None
     rounds: int | None = None
@@ -316,8 +315,7 @@ def _blend_weight(ctx: RunContext, tree_oof: np.ndarray, linear_oof: np.ndarray)
         raw = w * tree_oof[scored] + (1.0 - w) * linear_oof[scored]
         pred = Calibrator.fit(raw, y, method=task.calibration).transform(raw)
         score = float(task.tuning_score(y, pred, frame))
-        gain = (score - best) if best is not None and task.greater_is_better else (best - score) if best is not None else 0
-        if best is None or gain > 1e-3:
+        if best is None or (score - best if task.greater_is_better else best - score) > 1e-3:
             best_w, best = w, score
     return best_w
 
@@ -329,8 +327,8 @@ def calibrate(ctx: RunContext) -> None:
         scored = ~np.isnan(ctx.oof_raw)
         ctx.calibrator = Calibrator.fit(ctx.oof_raw[scored], ctx.dataset.target[scored], method=ctx.task.calibration)
     else:
-        ctx.valid_raw = ctx.booster.predict(_rows(ctx.X, ctx.split.valid).to_numpy(np.float64), raw_score=True)
-        ctx.calibrator = Calibrator.fit(ctx.valid_raw, ctx.dataset.target[ctx.split.valid], method=ctx.task.calibration)
+        valid_raw = ctx.booster.predict(_rows(ctx.X, ctx.split.valid).to_numpy(np.float64), raw_score=True)
+        ctx.calibrator = Calibrator.fit(valid_raw, ctx.dataset.target[ctx.split.valid], method=ctx.task.calibration)
     ctx.bundle = ModelBundle(
         boosters={"model": ctx.booster},
         metadata={

@@ -20,7 +20,7 @@ in training (unknown and missing share the all-zero reference). At most
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -47,7 +47,6 @@ class LinearModel:
     intercept: float
     mean_contribution: list[float]
     weight: float = 1.0  # the booster's weight in the blend (set by the flow)
-    extra: dict[str, Any] = field(default_factory=dict)
 
     # -------------------------------------------------------------- fit
     @classmethod

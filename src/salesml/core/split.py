@@ -292,5 +292,5 @@ def cv_folds(
     out: list[Fold] = []
     for i, (train_rows, score_rows) in enumerate(pairs):
         fit_rows, stop_rows = _carve(train_rows, y, stop_fraction, seed + 7 + i, split.groups, times)
-        out.extend([tuple(_masks(n, fit_rows, stop_rows, score_rows))])
+        out.append(tuple(_masks(n, fit_rows, stop_rows, score_rows)))
     return out

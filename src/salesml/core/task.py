@@ -79,6 +79,14 @@ class TaskParams(_Strict):
     """Business settings of a task (thresholds, tiers...). Subclasses add fields."""
 
 
+def descending_probabilities(cuts: dict[str, float], *, name: str, first: str, example: str) -> dict[str, float]:
+    """Check a ``{label: minimum probability}`` setting (grades, risk tiers) lists its cuts from ``first`` down."""
+    values = list(cuts.values())
+    if values != sorted(values, reverse=True) or any(not 0 <= c <= 1 for c in values):
+        raise ValueError(f"{name} must list minimum probabilities from the {first} down, e.g. {example}. Got {cuts}.")
+    return cuts
+
+
 class SplitSettings(_Strict):
     """The experiment's ``split`` section (:class:`salesml.core.config.SplitConfig`) plus the run's seed."""
 

@@ -32,7 +32,7 @@ from pydantic import field_validator
 from salesml.core.contracts import BinaryLabel
 from salesml.core.metrics import classification_metrics, recall_at
 from salesml.core.split import TimeSplit
-from salesml.core.task import Dataset, TaskParams, too_few_of_each_class
+from salesml.core.task import Dataset, TaskParams, descending_probabilities, too_few_of_each_class
 from salesml.customers.task import CustomerParams, CustomerTask
 
 __all__ = ["Churn", "ChurnParams"]
@@ -58,10 +58,7 @@ class ChurnParams(CustomerParams):
     @field_validator("risk_tiers")
     @classmethod
     def _tiers(cls, v: dict[str, float]) -> dict[str, float]:
-        cuts = list(v.values())
-        if cuts != sorted(cuts, reverse=True) or any(not 0 <= c <= 1 for c in cuts):
-            raise ValueError(f"risk_tiers must list minimum probabilities from the riskiest tier down, e.g. high: 0.5, medium: 0.25. Got {v}.")
-        return v
+        return descending_probabilities(v, name="risk_tiers", first="riskiest tier", example="high: 0.5, medium: 0.25")
 
 
 class Churn(CustomerTask):

@@ -48,6 +48,7 @@ from salesml.core.task import (
     Task,
     TaskColumns,
     TaskParams,
+    descending_probabilities,
     too_few_of_each_class,
 )
 
@@ -130,10 +131,7 @@ class OpportunityParams(TaskParams):
     @field_validator("grades")
     @classmethod
     def _grades(cls, v: dict[str, float]) -> dict[str, float]:
-        cuts = list(v.values())
-        if cuts != sorted(cuts, reverse=True) or any(not 0 <= c <= 1 for c in cuts):
-            raise ValueError(f"grades must list minimum probabilities from the best grade down, e.g. A: 0.6, B: 0.35. Got {v}.")
-        return v
+        return descending_probabilities(v, name="grades", first="best grade", example="A: 0.6, B: 0.35")
 
 
 class OpportunityWin(Task):
